@@ -1,0 +1,1 @@
+"""A tiny bank used as a Cinescope demo: threads, asyncio and a child process."""

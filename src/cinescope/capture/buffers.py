@@ -1,0 +1,105 @@
+"""Per-thread record buffers and the overflow policy.
+
+Each thread of the recorded program appends records to its own buffer; one
+flusher drains them all. Appends and pops on a deque are atomic, so the two
+sides never lock each other. When a buffer is full the policy decides:
+
+- ``drop_oldest``: the oldest record in the buffer makes room (default);
+- ``drop_newest``: the new record is not kept;
+- ``block``: the thread waits until the flusher has made room (or is gone).
+
+Every dropped record is counted; the flusher reports the count to the store.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+
+class ThreadBuffer:
+    __slots__ = ("records", "capacity", "policy", "dropped", "owner", "_wake")
+
+    def __init__(self, capacity: int, policy: str, owner: "BufferSet"):
+        self.records: deque = deque()
+        self.capacity = capacity
+        self.policy = policy
+        self.dropped = 0
+        self.owner = owner
+        self._wake = owner.wake
+
+    def push(self, record: tuple) -> None:
+        records = self.records
+        if len(records) >= self.capacity:
+            if not self._make_room():
+                self.dropped += 1
+                return
+        records.append(record)
+
+    def _make_room(self) -> bool:
+        """True when the record may now be appended."""
+        if self.policy == "drop_oldest":
+            try:
+                self.records.popleft()
+                self.dropped += 1
+            except IndexError:
+                pass
+            return True
+        if self.policy == "block":
+            self._wake()
+            while len(self.records) >= self.capacity and self.owner.draining:
+                time.sleep(0.0005)
+            return len(self.records) < self.capacity
+        return False
+
+
+class BufferSet:
+    """All the thread buffers of one process."""
+
+    def __init__(self, capacity: int, policy: str):
+        self.capacity = capacity
+        self.policy = policy
+        self._buffers: list[ThreadBuffer] = []
+        self._lock = threading.Lock()
+        self.wake = lambda: None  # set by the flusher
+        self.draining = True      # False once no flusher will empty the buffers
+        self._dropped_reported = 0
+
+    def new_buffer(self) -> ThreadBuffer:
+        buf = ThreadBuffer(self.capacity, self.policy, self)
+        with self._lock:
+            self._buffers.append(buf)
+        return buf
+
+    def drain(self) -> list[tuple]:
+        """Take every record now in the buffers, oldest first within each thread."""
+        with self._lock:
+            buffers = list(self._buffers)
+        out: list[tuple] = []
+        for buf in buffers:
+            records = buf.records
+            pop = records.popleft
+            for _ in range(len(records)):
+                out.append(pop())
+        return out
+
+    def take_dropped(self) -> int:
+        """Records dropped since the last call."""
+        with self._lock:
+            total = sum(b.dropped for b in self._buffers)
+        new = total - self._dropped_reported
+        self._dropped_reported = total
+        return new
+
+    def reset_after_fork(self, keep: ThreadBuffer | None) -> None:
+        """In a forked child: the parent's records are the parent's to write."""
+        with self._lock:
+            self._buffers = [keep] if keep is not None else []
+        self._dropped_reported = 0
+        if keep is not None:
+            keep.records.clear()
+            keep.dropped = 0
+
+    @property
+    def pending(self) -> int:
+        return sum(len(b.records) for b in self._buffers)

@@ -1,0 +1,72 @@
+"""The flusher: a thread that moves records from the thread buffers to a sink.
+
+It wakes every `interval` seconds (100 ms at most, so a killed program loses
+at most that much), and once more when recording stops. The sink does the
+expensive part (correlating, packing, writing) on this thread, never on the
+program's. A sink is any object with ``write(records, dropped)`` and
+``close(session_end)``.
+"""
+from __future__ import annotations
+
+import threading
+
+FLUSH_INTERVAL = 0.05
+
+
+class Flusher(threading.Thread):
+    cinescope_internal = True   # never recorded as an actor of the program
+
+    def __init__(self, buffers, sink, on_error, interval: float = FLUSH_INTERVAL):
+        super().__init__(name="cinescope-flusher", daemon=True)
+        self.buffers = buffers
+        self.sink = sink
+        self.on_error = on_error
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stopping = False
+        self._io = threading.Lock()   # held while writing; a fork waits for it
+        buffers.wake = self._wake.set
+        buffers.draining = True
+
+    def run(self) -> None:
+        while not self._stopping:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if not self._stopping:
+                self.flush()
+
+    def flush(self) -> None:
+        with self._io:
+            records = self.buffers.drain()
+            dropped = self.buffers.take_dropped()
+            if not (records or dropped):
+                return
+            try:
+                self.sink.write(records, dropped)
+            except Exception as exc:
+                self.buffers.draining = False
+                self.on_error(exc)
+
+    def stop(self, session_end: dict | None) -> None:
+        """Write what is left and close the sink (from any thread, once)."""
+        self._stopping = True
+        self._wake.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout=5)
+        self.flush()
+        self.buffers.draining = False
+        with self._io:
+            try:
+                self.sink.close(session_end)
+            except Exception as exc:
+                self.on_error(exc)
+
+    # fork safety: the child must not inherit a half-written transaction
+    def hold(self) -> None:
+        self._io.acquire()
+
+    def release(self) -> None:
+        try:
+            self._io.release()
+        except RuntimeError:
+            pass

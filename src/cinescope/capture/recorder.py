@@ -1,0 +1,407 @@
+"""The recorder: decides what runs under the plan, and turns what happens there
+into records on the running thread's buffer.
+
+Backends (`monitoring` on 3.12+, `tracing` on 3.11) only see interpreter
+events; they call `on_call`, `on_return`, `on_raise` and `on_line` here for
+planned code. Threads, tasks, processes and channels are hooked by `actors`
+and `channels`. A `Flusher` hands the records to a sink (the store's writer).
+
+Nothing here may disturb the program: any failure inside the recorder stops
+recording, records why, and lets the program go on.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import sys
+import threading
+import time
+import traceback
+
+from . import records as R
+from .buffers import BufferSet
+from .flusher import Flusher
+from .plan import LEVEL_RANK, Plan
+from .state import StateTracker
+from .values import Snapshotter, instance_attributes, type_name
+
+MINIMAL, DEBUG, FULL = (LEVEL_RANK[n] for n in ("minimal", "debug", "full"))
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_CO_OPTIMIZED, _CO_VARARGS, _CO_VARKEYWORDS = 0x01, 0x04, 0x08
+# comprehensions are functions to the interpreter but not to the reader
+_COMPREHENSIONS = frozenset({"<genexpr>", "<listcomp>", "<setcomp>", "<dictcomp>"})
+_monotonic_ns = time.monotonic_ns
+_get_running_loop = asyncio.events._get_running_loop
+_current_task = asyncio.current_task
+
+
+class CodeInfo:
+    """What the plan says about one code object."""
+    __slots__ = ("module", "qualname", "rank", "argnames", "class_qualname")
+
+    def __init__(self, code, module: str, rank: int):
+        self.module = module
+        self.qualname = code.co_qualname
+        self.rank = rank
+        nargs = (code.co_argcount + code.co_kwonlyargcount
+                 + bool(code.co_flags & _CO_VARARGS) + bool(code.co_flags & _CO_VARKEYWORDS))
+        self.argnames = code.co_varnames[:nargs]
+        parts = self.qualname.split(".")
+        self.class_qualname = (".".join(parts[:-1]) if len(parts) > 1 and parts[-2] != "<locals>"
+                               and code.co_argcount else None)
+
+
+class ThreadState:
+    __slots__ = ("push", "actor", "lines", "exception")
+
+    def __init__(self, push, actor: str):
+        self.push = push
+        self.actor = actor
+        self.lines: dict = {}       # id(frame) -> [last line, captured locals] (level full)
+        self.exception = None       # set by threading.excepthook for the thread's exit record
+
+
+class Recorder:
+    def __init__(self, plan: Plan, sink_factory, *, main_alias: str | None = None,
+                 main_file: str | None = None, parent_actor: str | None = None, child_starter=None,
+                 process_name: str = "MainProcess"):
+        self.plan = plan
+        self.rank = LEVEL_RANK[plan.max_level]
+        v = plan.values
+        self.snap = Snapshotter(v.max_depth, v.max_items, v.max_string, v.max_bytes,
+                                redact=plan.redact)
+        self.sink_factory = sink_factory
+        self.main_alias = main_alias
+        self.main_file = main_file     # the program's __main__ file: other __main__s are not it
+        self.child_starter = child_starter   # (callable, config) that starts recording in a spawned child
+        self.parent_actor = parent_actor
+        self.process_name = process_name
+        self.pid = os.getpid()
+        self.buffers = BufferSet(plan.buffer_size, plan.overflow)
+        self.tls = threading.local()
+        self.codes: dict = {}        # planned code object -> CodeInfo
+        self.modules: dict = {}      # code object -> module name, for every code a record names
+        self._sites: dict = {}       # code object -> records messages/spawns made there
+        self._methods: dict = {}     # (class, code) -> the code is a method of that class
+        self.state = StateTracker(
+            Snapshotter(v.max_depth, v.max_items, v.max_string, v.max_bytes,
+                        redact=plan.redact, object_refs=True), instance_attributes)
+        self._message_ids = itertools.count(1)
+        self.active = False
+        self.flusher: Flusher | None = None
+        self.backend = None
+        self._patches: list = []
+        from .actors import Actors
+        from .channels import Channels
+        self.actors = Actors(self)
+        self.channels = Channels(self)
+
+    # -- life cycle ---------------------------------------------------------
+    @property
+    def process_actor(self) -> str:
+        return f"p{self.pid}"
+
+    def start(self) -> None:
+        from .backends import choose_backend
+        self.flusher = Flusher(self.buffers, self.sink_factory(), self._fail)
+        self.active = True
+        st = self._new_thread_state(self.process_actor)
+        st.push((R.ACTOR, _monotonic_ns(), self.process_actor, "process", self.process_name,
+                 self.parent_actor, self.pid))
+        self.actors.install()
+        if self.rank >= DEBUG:
+            self.channels.install()
+        self.backend = choose_backend(self)
+        self.flusher.start()   # before the backend, so it never traces the flusher
+        self.backend.start()
+        _register_fork_hooks(self)
+
+    def stop(self, exit_info: dict | None = None, session_end: dict | None = None) -> None:
+        """Stop recording and write everything still buffered."""
+        if self.flusher is None:
+            return
+        if self.active:
+            self.active = False
+            try:
+                self.backend.stop()
+            except Exception as exc:  # never let the end of recording break the program
+                self._error(f"stopping the backend failed: {exc!r}")
+            self.thread_state().push((R.EXIT, _monotonic_ns(), self.process_actor,
+                                      exit_info or {}))
+            self.unpatch()
+        flusher, self.flusher = self.flusher, None
+        flusher.stop(session_end)
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child: the parent's buffers and writer are the parent's;
+        this process records as a new actor, spawned by the thread that forked."""
+        parent_actor = self.current_actor(self.thread_state())
+        self.pid = os.getpid()
+        self.parent_actor = parent_actor
+        self.buffers.reset_after_fork(None)
+        self.tls = threading.local()
+        st = self._new_thread_state(self.process_actor)
+        self.actors.after_fork()
+        st.push((R.ACTOR, _monotonic_ns(), self.process_actor, "process", self.process_name,
+                 parent_actor, self.pid))
+        self.flusher = Flusher(self.buffers, self.sink_factory(), self._fail)
+        self.flusher.start()
+
+    def patch(self, owner, name: str, replacement) -> None:
+        self._patches.append((owner, name, owner.__dict__[name]))
+        setattr(owner, name, replacement)
+
+    def unpatch(self) -> None:
+        while self._patches:
+            owner, name, original = self._patches.pop()
+            setattr(owner, name, original)
+
+    def _error(self, message: str) -> None:
+        try:
+            self.thread_state().push((R.ERROR, _monotonic_ns(), message))
+        except Exception:
+            pass
+
+    def _fail(self, exc: BaseException) -> None:
+        """A bug in the recorder: stop recording, keep the program running."""
+        if not self.active:
+            return
+        self.active = False
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        self._error(f"recording stopped: internal error: {detail}")
+        try:
+            self.backend.stop()
+        except Exception:
+            pass
+        self.unpatch()
+
+    # -- threads and actors ---------------------------------------------------
+    def thread_state(self) -> ThreadState:
+        try:
+            return self.tls.st
+        except AttributeError:
+            return self._new_thread_state(None)
+
+    def _new_thread_state(self, actor: str | None) -> ThreadState:
+        record = None
+        if actor is None:
+            actor, record = self.actors.adopt_thread(threading.current_thread())
+        st = ThreadState(self.buffers.new_buffer().push, actor)
+        self.tls.st = st
+        if record is not None:
+            st.push(record)
+        return st
+
+    def bind_thread(self, actor: str) -> ThreadState:
+        """Called in a new thread whose actor key its spawner chose."""
+        return self._new_thread_state(actor)
+
+    def current_actor(self, st: ThreadState) -> str:
+        if _get_running_loop() is not None:
+            task = _current_task()
+            if task is not None:
+                key = self.actors.task_keys.get(task)
+                return key if key is not None else self.actors.adopt_task(task, st)
+        return st.actor
+
+    def next_message_id(self) -> int:
+        """Unique in the session across processes, and below 2**53 so that
+        JavaScript (the editor) reads it exactly."""
+        return (self.pid << 28) | (next(self._message_ids) & 0xFFFFFFF)
+
+    # -- what the plan selects ---------------------------------------------
+    def level_for(self, code, module: str | None) -> int:
+        """The plan's level rank for a code object (0: not recorded). Only
+        functions are recorded: not module or class bodies, nor comprehensions."""
+        if (module is None or not code.co_flags & _CO_OPTIMIZED
+                or code.co_name in _COMPREHENSIONS or code.co_filename.startswith(_PACKAGE_DIR)):
+            return 0
+        if module == "__main__" and self.main_file and code.co_filename != self.main_file:
+            return 0
+        plan = self.plan
+        level = plan.level_for(module, code.co_qualname)
+        if level is None and module == "__main__" and self.main_alias:
+            level = plan.level_for(self.main_alias, code.co_qualname)
+        return LEVEL_RANK[level] if level else 0
+
+    def decide(self, code, frame) -> CodeInfo | None:
+        """The plan's verdict on a code object seen for the first time."""
+        module = frame.f_globals.get("__name__") if frame is not None else None
+        rank = self.level_for(code, module)
+        if not rank:
+            return None
+        info = CodeInfo(code, module, rank)
+        self.codes[code] = info
+        self.modules[code] = module
+        return info
+
+    def site(self, frame, direct: bool = False) -> tuple:
+        """(code, line, planned) of the first frame outside the standard
+        library's plumbing and Cinescope; planned means at level debug or more.
+        With `direct`, `frame` itself must be outside the plumbing."""
+        if direct and frame is not None and _is_plumbing(frame.f_code.co_filename):
+            return (None, None, False)
+        while frame is not None and _is_plumbing(frame.f_code.co_filename):
+            frame = frame.f_back
+        if frame is None:
+            return (None, None, False)
+        code = frame.f_code
+        ok = self._sites.get(code)
+        if ok is None:
+            module = frame.f_globals.get("__name__")
+            ok = self._sites[code] = self.level_for(code, module) >= DEBUG
+            self.modules.setdefault(code, module)
+        return (code, frame.f_lineno, ok)
+
+    def _method_self(self, info: CodeInfo, code, f_locals):
+        if info.class_qualname is None:
+            return None
+        obj = f_locals.get(info.argnames[0])
+        if obj is None:
+            return None
+        cls = type(obj)
+        ok = self._methods.get((cls, code))
+        if ok is None:
+            ok = self._methods[(cls, code)] = any(
+                getattr(k, "__qualname__", None) == info.class_qualname
+                and getattr(k, "__module__", None) == info.module for k in cls.__mro__)
+        return obj if ok else None
+
+    # -- events from the backends ---------------------------------------------
+    def on_call(self, code, frame, resumed: bool = False) -> None:
+        info = self.codes[code]
+        st = self.thread_state()
+        ts = _monotonic_ns()
+        actor = self.current_actor(st)
+        args = key = None
+        if info.rank >= DEBUG:
+            f_locals = frame.f_locals
+            obj = self._method_self(info, code, f_locals)
+            if obj is not None:
+                key = self.state.enter(obj, code, actor, ts, st.push)
+            if not resumed:
+                snap = self.snap
+                skip = info.argnames[0] if obj is not None else None
+                args = {n: snap.capture_named(n, f_locals[n])
+                        for n in info.argnames if n != skip and n in f_locals}
+            if info.rank >= FULL:
+                st.lines[id(frame)] = [None, self.snap.capture_mapping(
+                    (n, v) for n, v in f_locals.items() if n != skip)]
+        st.push((R.CALL, ts, actor, code, args, key, resumed))
+
+    def _leave(self, info, code, frame, st, actor, ts) -> None:
+        if info.rank >= FULL:
+            self._line_changes(code, frame, st, actor, ts, None)
+        if info.class_qualname is not None:
+            obj = self._method_self(info, code, frame.f_locals)
+            if obj is not None:
+                self.state.leave(obj, code, actor, ts, st.push)
+
+    def on_return(self, code, frame, value, yielded: bool = False) -> None:
+        info = self.codes[code]
+        st = self.thread_state()
+        ts = _monotonic_ns()
+        actor = self.current_actor(st)
+        if info.rank >= DEBUG:
+            self._leave(info, code, frame, st, actor, ts)
+            value = self.snap.capture(value)
+        else:
+            value = R.NO_VALUE
+        st.push((R.RETURN, ts, actor, code, value, yielded))
+
+    def on_raise(self, code, frame, exc) -> None:
+        info = self.codes[code]
+        st = self.thread_state()
+        ts = _monotonic_ns()
+        actor = self.current_actor(st)
+        if info.rank >= DEBUG:
+            self._leave(info, code, frame, st, actor, ts)
+        st.push((R.RAISE, ts, actor, code, frame.f_lineno, self.capture_exception(exc)))
+
+    def on_line(self, code, frame, line: int) -> None:
+        st = self.thread_state()
+        self._line_changes(code, frame, st, self.current_actor(st), _monotonic_ns(), line)
+
+    def _line_changes(self, code, frame, st, actor, ts, line) -> None:
+        """Emit the locals changed by the line that just ran; remember `line`
+        as the one running now (None: the frame is leaving)."""
+        key = id(frame)
+        entry = st.lines.get(key)
+        now = self.snap.capture_mapping(frame.f_locals.items())
+        if entry is not None and entry[0] is not None:
+            before = entry[1]
+            changed = {n: v for n, v in now.items() if n not in before or before[n] != v}
+            st.push((R.LINE, ts, actor, code, entry[0], changed))
+        if line is None:
+            st.lines.pop(key, None)
+        else:
+            st.lines[key] = [line, now]
+
+    def capture_exception(self, exc) -> dict | None:
+        if exc is None:
+            return None
+        try:
+            message = BaseException.__str__(exc)
+        except Exception:
+            message = "?"
+        out = {"type": type_name(exc), "message": message[: self.plan.values.max_string]}
+        if self.rank >= DEBUG:
+            out["value"] = self.snap.capture(exc)
+        return out
+
+
+_PLUMBING = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+                  for m in (asyncio,)) + (_PACKAGE_DIR + os.sep,)
+_PLUMBING_FILES = set()
+
+
+def _is_plumbing(filename: str) -> bool:
+    if filename in _PLUMBING_FILES:
+        return True
+    return filename.startswith(_PLUMBING)
+
+
+def _init_plumbing() -> None:
+    import multiprocessing
+    import queue
+    global _PLUMBING
+    _PLUMBING_FILES.update({os.path.abspath(queue.__file__), os.path.abspath(threading.__file__)})
+    _PLUMBING = _PLUMBING + (os.path.dirname(os.path.abspath(multiprocessing.__file__)) + os.sep,)
+
+
+_init_plumbing()
+
+_fork_recorders: list = []
+
+
+def _register_fork_hooks(recorder: Recorder) -> None:
+    """A forked child keeps recording into the same session as a new process actor."""
+    if not _fork_recorders:
+        os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
+                            after_in_child=_after_fork_child)
+    _fork_recorders[:] = [recorder]
+
+
+def _before_fork() -> None:
+    for rec in _fork_recorders:
+        if rec.active and rec.flusher is not None:
+            rec.flusher.hold()
+
+
+def _after_fork_parent() -> None:
+    for rec in _fork_recorders:
+        if rec.flusher is not None:
+            rec.flusher.release()
+
+
+def _after_fork_child() -> None:
+    for rec in _fork_recorders:
+        if not rec.active or rec.flusher is None:
+            rec.flusher = None
+            continue
+        try:
+            rec.after_fork_in_child()
+        except Exception as exc:
+            rec.active = False
+            sys.stderr.write(f"cinescope: recording stopped in child process: {exc!r}\n")

@@ -1,0 +1,192 @@
+"""Reading a store: sessions and events, in the documented JSON shapes.
+
+Session::
+
+    {"id", "name", "argv", "cwd", "python", "backend", "plan", "level", "pid",
+     "started_at", "ended_at", "duration", "exit_status", "status",
+     "events_written", "events_dropped", "error"}
+
+Event::
+
+    {"id", "session", "kind", "ts", "t", "actor", "actor_name", "location",
+     "call", "parent", "message", "object", "other_actor", "data"}
+
+`ts` is the monotonic clock in nanoseconds (one clock for all processes of a
+machine); `t` is seconds since the session started. `location` is
+{"file", "line", "function", "module"} or null. The linking ids: `call` (a
+call event's own id; on return, raise, state and line events the call they
+belong to; on send, receive and spawn the call they happen in), `parent` (on
+a call: the caller's call), `message` (a send and its receive share it),
+`object` (the object of a state event or method call, the channel of a send
+or receive), `other_actor` (on a spawn: the actor spawned). `data` depends
+on the kind; see docs/json.md.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+import msgpack
+
+from ..capture.records import EVENT_KINDS, KIND_CODES
+from .schema import StoreError, connect
+
+
+def _unpack(blob):
+    if blob is None:
+        return {}
+    return msgpack.unpackb(blob, raw=False, strict_map_key=False)
+
+
+def jsonable(value):
+    """Values as JSON can carry them (bytes become {"type": "bytes", "hex"})."""
+    if isinstance(value, bytes):
+        return {"type": "bytes", "hex": value.hex()}
+    if isinstance(value, dict):
+        if value.get("type") in ("bytes", "bytearray") and isinstance(value.get("value"), bytes):
+            return {**value, "value": None, "hex": value["value"].hex()}
+        return {str(k) if not isinstance(k, str) else k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+class Store:
+    def __init__(self, path: str):
+        self.path = path
+        if not os.path.exists(path):
+            raise StoreError(f"no Cinescope store at {path}; record a program first "
+                             "(cinescope record ...) or pass --store")
+        self.db = connect(path)
+        self.conn = self.db.conn
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _query(self, sql: str, params=()) -> list[sqlite3.Row]:
+        try:
+            cursor = self.conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"store {self.path} is corrupt or unreadable ({exc}); "
+                             "restore it from a copy or choose another --store") from None
+
+    # -- sessions --------------------------------------------------------------
+    def sessions(self) -> list[dict]:
+        return [self._session(row) for row in self._query("SELECT * FROM sessions ORDER BY id")]
+
+    def session(self, session_id: int | None = None) -> dict:
+        """One session; the latest when `session_id` is None."""
+        if session_id is None:
+            rows = self._query("SELECT * FROM sessions ORDER BY id DESC LIMIT 1")
+            if not rows:
+                raise StoreError(f"store {self.path} holds no session yet")
+        else:
+            rows = self._query("SELECT * FROM sessions WHERE id = ?", (session_id,))
+            if not rows:
+                raise StoreError(f"store {self.path} has no session {session_id}; "
+                                 "`cinescope sessions` lists them")
+        return self._session(rows[0])
+
+    def _session(self, row: dict) -> dict:
+        out = dict(row)
+        out["argv"] = json.loads(row["argv"]) if row["argv"] else []
+        out["plan"] = json.loads(row["plan"]) if row["plan"] else None
+        out["duration"] = ((row["end_ns"] - row["start_ns"]) / 1e9
+                           if row["end_ns"] and row["start_ns"] else None)
+        if out["status"] == "recording" and not _alive(row["pid"]):
+            out["status"] = "unfinished"   # killed, or exited without running atexit
+        for key in ("start_ns", "end_ns", "start_wall_ns"):
+            out.pop(key)
+        return out
+
+    # -- events ----------------------------------------------------------------
+    def events(self, session: int | None = None, kinds=(), actor: str | int | None = None,
+               limit: int | None = None, after: int | None = None) -> list[dict]:
+        """Events of a session (the latest by default) in time order."""
+        sess = self.session(session)
+        start = self._query("SELECT start_ns FROM sessions WHERE id=?", (sess["id"],))[0]["start_ns"]
+        where, params = ["e.session = ?"], [sess["id"]]
+        if kinds:
+            unknown = [k for k in kinds if k not in KIND_CODES]
+            if unknown:
+                raise StoreError(f"unknown event kind {unknown[0]!r}; kinds are "
+                                 f"{', '.join(KIND_CODES)}")
+            where.append(f"e.kind IN ({','.join('?' * len(kinds))})")
+            params += [KIND_CODES[k] for k in kinds]
+        if actor is not None:
+            ids = self._actor_ids(sess["id"], actor)
+            where.append(f"e.actor IN ({','.join('?' * len(ids))})")
+            params += ids
+        if after is not None:
+            where.append("e.id > ?")
+            params.append(after)
+        sql = ("SELECT e.*, a.name AS actor_name, l.file, l.line, l.function, l.module "
+               "FROM events e LEFT JOIN actors a ON a.id = e.actor "
+               "LEFT JOIN locations l ON l.id = e.location "
+               f"WHERE {' AND '.join(where)} ORDER BY e.ts, e.id")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [self._event(row, start) for row in self._query(sql, params)]
+
+    def _actor_ids(self, session: int, actor: str | int) -> list[int]:
+        text = str(actor)
+        rows = self._query("SELECT id FROM actors WHERE session = ? AND "
+                           "(CAST(id AS TEXT) = ? OR name = ? OR key = ?)",
+                           (session, text, text, text))
+        if not rows:
+            raise StoreError(f"session {session} has no actor {actor!r}; "
+                             "`cinescope actors` lists them")
+        return [r["id"] for r in rows]
+
+    @staticmethod
+    def _event(row: dict, start_ns: int) -> dict:
+        location = None
+        if row["file"] is not None:
+            location = {"file": row["file"], "line": row["line"], "function": row["function"],
+                        "module": row["module"]}
+        return {
+            "id": row["id"], "session": row["session"], "kind": EVENT_KINDS[row["kind"]],
+            "ts": row["ts"], "t": round((row["ts"] - start_ns) / 1e9, 9),
+            "actor": row["actor"], "actor_name": row["actor_name"], "location": location,
+            "call": row["call"], "parent": row["parent"], "message": row["message"],
+            "object": row["object"], "other_actor": row["other_actor"],
+            "data": jsonable(_unpack(row["data"])),
+        }
+
+    def actors(self, session: int | None = None) -> list[dict]:
+        sess = self.session(session)
+        return self._query("SELECT id, key, kind, name, pid, ident, parent, spawn_event, "
+                           "started_ns, ended_ns FROM actors WHERE session = ? ORDER BY id",
+                           (sess["id"],))
+
+    def objects(self, session: int | None = None) -> list[dict]:
+        sess = self.session(session)
+        return self._query("SELECT id, type, pid, address FROM objects WHERE session = ? "
+                           "ORDER BY id", (sess["id"],))
+
+    def counts(self, session: int | None = None) -> dict[str, int]:
+        sess = self.session(session)
+        rows = self._query("SELECT kind, count(*) AS n FROM events WHERE session = ? "
+                           "GROUP BY kind", (sess["id"],))
+        return {EVENT_KINDS[r["kind"]]: r["n"] for r in rows}
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
