@@ -46,6 +46,7 @@ class Actors:
     def __init__(self, rec):
         self.rec = rec
         self.task_keys: dict = {}          # asyncio.Task -> actor key
+        self._spawn_info: dict = {}        # asyncio.Task -> (its spawn record's info, spawner)
         self._thread_keys: dict = {}       # id(Thread) -> actor key chosen at start()
         self._numbers = itertools.count(1)
 
@@ -54,6 +55,7 @@ class Actors:
 
     def after_fork(self) -> None:
         self.task_keys.clear()
+        self._spawn_info.clear()
         self._thread_keys.clear()
 
     # -- adoption: actors first seen through one of their events ------------
@@ -147,6 +149,18 @@ class Actors:
             return task
 
         rec.patch(asyncio.base_events.BaseEventLoop, "create_task", patched_create_task)
+        set_name = asyncio.tasks.__dict__.get("_set_task_name")
+        if set_name is not None:
+            # 3.11 and 3.12 name a task only after loop.create_task returned it
+            def patched_set_task_name(task, name):
+                set_name(task, name)
+                spawn = actors._spawn_info.pop(task, None)
+                if spawn is not None and name is not None and rec.active:
+                    info, parent = spawn
+                    info["name"] = _task_name(task)
+                    rec.thread_state().push((R.ACTOR, _monotonic_ns(), actors.task_keys[task],
+                                             "task", info["name"], parent, None))
+            rec.patch(asyncio.tasks, "_set_task_name", patched_set_task_name)
 
     def _spawn_task(self, task, coro, frame) -> None:
         rec = self.rec
@@ -169,11 +183,13 @@ class Actors:
             info["coroutine"] = code.co_qualname
         st.push((R.SPAWN, ts, spawner, site[0], site[1], key, info))
         st.push((R.ACTOR, ts, key, "task", name, spawner, None))
+        self._spawn_info[task] = (info, spawner)
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task) -> None:
         rec = self.rec
         key = self.task_keys.pop(task, None)
+        self._spawn_info.pop(task, None)
         if key is None or not rec.active:
             return
         try:

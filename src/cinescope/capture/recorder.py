@@ -28,7 +28,12 @@ from .values import Snapshotter, instance_attributes, type_name
 
 MINIMAL, DEBUG, FULL = (LEVEL_RANK[n] for n in ("minimal", "debug", "full"))
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# For the tests of what happens when the recorder itself fails: the recorder
+# raises when it first meets a planned function of this qualified name.
+_INJECTED_FAULT = os.environ.get("CINESCOPE_INJECT_FAULT")
 _CO_OPTIMIZED, _CO_VARARGS, _CO_VARKEYWORDS = 0x01, 0x04, 0x08
+# the program's main module; multiprocessing's spawned children import it as __mp_main__
+_MAIN_NAMES = frozenset({"__main__", "__mp_main__"})
 # comprehensions are functions to the interpreter but not to the reader
 _COMPREHENSIONS = frozenset({"<genexpr>", "<listcomp>", "<setcomp>", "<dictcomp>"})
 _monotonic_ns = time.monotonic_ns
@@ -211,17 +216,21 @@ class Recorder:
         return (self.pid << 28) | (next(self._message_ids) & 0xFFFFFFF)
 
     # -- what the plan selects ---------------------------------------------
-    def level_for(self, code, module: str | None) -> int:
+    def level_for(self, code, module: str | None, functions_only: bool = True) -> int:
         """The plan's level rank for a code object (0: not recorded). Only
-        functions are recorded: not module or class bodies, nor comprehensions."""
-        if (module is None or not code.co_flags & _CO_OPTIMIZED
-                or code.co_name in _COMPREHENSIONS or code.co_filename.startswith(_PACKAGE_DIR)):
+        functions are recorded: not module or class bodies, nor comprehensions;
+        but messages and spawns count from any code of a planned module."""
+        if module is None or code.co_filename.startswith(_PACKAGE_DIR):
             return 0
-        if module == "__main__" and self.main_file and code.co_filename != self.main_file:
+        if functions_only and (not code.co_flags & _CO_OPTIMIZED
+                               or code.co_name in _COMPREHENSIONS):
+            return 0
+        is_main = module in _MAIN_NAMES
+        if is_main and self.main_file and code.co_filename != self.main_file:
             return 0
         plan = self.plan
         level = plan.level_for(module, code.co_qualname)
-        if level is None and module == "__main__" and self.main_alias:
+        if level is None and is_main and self.main_alias:
             level = plan.level_for(self.main_alias, code.co_qualname)
         return LEVEL_RANK[level] if level else 0
 
@@ -231,6 +240,8 @@ class Recorder:
         rank = self.level_for(code, module)
         if not rank:
             return None
+        if _INJECTED_FAULT and code.co_qualname == _INJECTED_FAULT:
+            raise RuntimeError(f"fault injected at {_INJECTED_FAULT} (CINESCOPE_INJECT_FAULT)")
         info = CodeInfo(code, module, rank)
         self.codes[code] = info
         self.modules[code] = module
@@ -250,7 +261,7 @@ class Recorder:
         ok = self._sites.get(code)
         if ok is None:
             module = frame.f_globals.get("__name__")
-            ok = self._sites[code] = self.level_for(code, module) >= DEBUG
+            ok = self._sites[code] = self.level_for(code, module, functions_only=False) >= DEBUG
             self.modules.setdefault(code, module)
         return (code, frame.f_lineno, ok)
 

@@ -11,7 +11,8 @@ is known by its instruction, not its value.
 
 A frame leaving with a `return` event is told apart by the instruction it
 stopped at: a return instruction returns, a yield yields, anything else is an
-exception unwinding.
+exception unwinding. Level full needs line events, which only `trace` mode
+has: under `profile` mode a full-level function records as debug.
 """
 from __future__ import annotations
 
@@ -81,11 +82,14 @@ class TraceBackend:
 
     def _left(self, frame, value) -> None:
         code = frame.f_code
-        op = self._bytes(code)[frame.f_lasti]
+        raw = self._bytes(code)
+        lasti = frame.f_lasti
+        op = raw[lasti]
         rec = self.rec
         if op in _RETURNS:
             rec.on_return(code, frame, value)
-        elif op == _YIELD:
+        elif op == _YIELD or (op == _RESUME and lasti >= 2 and raw[lasti - 2] == _YIELD):
+            # (3.13 reports a yield at the RESUME that follows it)
             rec.on_return(code, frame, value, yielded=True)
         else:
             rec.on_raise(code, frame, self._exceptions.pop(id(frame), None))

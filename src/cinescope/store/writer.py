@@ -23,10 +23,12 @@ from ..capture import records as R
 from .schema import connect
 
 
-def _pack(data) -> bytes | None:
-    if data is None:
-        return None
-    return msgpack.packb(data, use_bin_type=True)
+def _pack(data, errors: list) -> bytes:
+    try:
+        return msgpack.packb(data, use_bin_type=True)
+    except Exception as exc:   # skip the value, keep the event, say why
+        errors.append(f"a value could not be encoded and was skipped: {exc!r}"[:300])
+        return msgpack.packb({"error": "value could not be encoded"})
 
 
 def create_session(path: str, *, name: str | None, argv: list[str], plan: dict,
@@ -109,7 +111,7 @@ class SessionWriter:
                 if kind >= R.ACTOR:
                     self._describe(record, errors)
                     continue
-                row = self._event(next_id, record)
+                row = self._event(next_id, record, errors)
                 if row is not None:
                     rows.append(row)
                     next_id += 1
@@ -148,7 +150,7 @@ class SessionWriter:
         elif kind == R.ERROR:
             errors.append(record[2])
 
-    def _event(self, event_id: int, r: tuple):
+    def _event(self, event_id: int, r: tuple, errors: list):
         kind, ts, actor_key = r[0], r[1], r[2]
         actor = self._actor(actor_key)
         stack = self._stacks.setdefault(actor, [])
@@ -209,7 +211,7 @@ class SessionWriter:
         else:
             return None
         return (event_id, self.session, kind, ts, actor, location, call, parent, message, obj,
-                other, _pack(data) if data else None)
+                other, _pack(data, errors) if data else None)
 
     def close(self, session_end: dict | None) -> None:
         """Finish this process's part; `session_end` finishes the session too."""

@@ -1,0 +1,103 @@
+"""Shared helpers: record real programs in a real subprocess, read the real store."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cinescope.store import Store
+
+PROGRAMS = Path(__file__).parent / "programs"
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def run_cinescope(args, cwd, env=None, timeout=60, input=None):
+    """`python -m cinescope ARGS` with this interpreter; returns CompletedProcess."""
+    full_env = dict(os.environ)
+    full_env.pop("CINESCOPE_BACKEND", None)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "cinescope", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout, input=input)
+
+
+class Recorded:
+    """The result of recording one program."""
+
+    def __init__(self, proc, store: Path):
+        self.proc = proc
+        self.store = store
+
+    @property
+    def stdout(self):
+        return self.proc.stdout
+
+    @property
+    def stderr(self):
+        return self.proc.stderr
+
+    @property
+    def returncode(self):
+        return self.proc.returncode
+
+    def program_stderr(self) -> str:
+        """stderr without Cinescope's closing summary line."""
+        return "".join(line for line in self.proc.stderr.splitlines(keepends=True)
+                       if not line.startswith("cinescope: ") or "events written" not in line)
+
+    def events(self, *kinds, **filters):
+        with Store(str(self.store)) as store:
+            return store.events(kinds=kinds, **filters)
+
+    def session(self):
+        with Store(str(self.store)) as store:
+            return store.session()
+
+    def actors(self):
+        with Store(str(self.store)) as store:
+            return store.actors()
+
+    def calls_of(self, qualname):
+        return [e for e in self.events("call") if e["location"]["function"] == qualname]
+
+
+@pytest.fixture
+def record(tmp_path):
+    """record(program, *args, trace=[...], level=None, plan=None, env=None, options=())"""
+    def _record(program, *args, trace=(), level=None, plan=None, env=None, options=(),
+                cwd=None, module=False, store=None, timeout=60):
+        store = Path(store) if store else tmp_path / "store.db"
+        cmd = ["record", "--store", str(store)]
+        for target in trace:
+            cmd += ["--trace", target]
+        if level:
+            cmd += ["--level", level]
+        if plan:
+            cmd += ["--plan", str(plan)]
+        cmd += list(options)
+        cmd += ["-m", program] if module else [str(PROGRAMS / program) if not os.path.isabs(
+            str(program)) else str(program)]
+        cmd += list(args)
+        proc = run_cinescope(cmd, cwd=cwd or tmp_path, env=env, timeout=timeout)
+        return Recorded(proc, store)
+    return _record
+
+
+def plain_run(program, *args, cwd, env=None, timeout=60, module=False):
+    """Run a program with plain Python, for comparisons."""
+    target = ["-m", program] if module else [str(PROGRAMS / program)]
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, *target, *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def by_id(events):
+    return {e["id"]: e for e in events}
+
+
+def jsonl(text: str):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
