@@ -69,7 +69,7 @@ class Actors:
     def adopt_task(self, task, st) -> str:
         key = self._key("a")
         self.task_keys[task] = key
-        st.push((R.ACTOR, _monotonic_ns(), key, "task", _task_name(task), st.actor, None))
+        st.describe((R.ACTOR, _monotonic_ns(), key, "task", _task_name(task), st.actor, None))
         task.add_done_callback(self._task_done)
         return key
 
@@ -94,7 +94,7 @@ class Actors:
             if key is None or not rec.active:
                 return bootstrap_inner(thread)
             st = rec.bind_thread(key)
-            st.push((R.ACTOR, _monotonic_ns(), key, "thread", thread.name,
+            st.describe((R.ACTOR, _monotonic_ns(), key, "thread", thread.name,
                      actors._parents.pop(key, None), thread.ident))
             try:
                 return bootstrap_inner(thread)
@@ -158,7 +158,7 @@ class Actors:
                 if spawn is not None and name is not None and rec.active:
                     info, parent = spawn
                     info["name"] = _task_name(task)
-                    rec.thread_state().push((R.ACTOR, _monotonic_ns(), actors.task_keys[task],
+                    rec.thread_state().describe((R.ACTOR, _monotonic_ns(), actors.task_keys[task],
                                              "task", info["name"], parent, None))
             rec.patch(asyncio.tasks, "_set_task_name", patched_set_task_name)
 
@@ -182,7 +182,7 @@ class Actors:
         if code is not None:
             info["coroutine"] = code.co_qualname
         st.push((R.SPAWN, ts, spawner, site[0], site[1], key, info))
-        st.push((R.ACTOR, ts, key, "task", name, spawner, None))
+        st.describe((R.ACTOR, ts, key, "task", name, spawner, None))
         self._spawn_info[task] = (info, spawner)
         task.add_done_callback(self._task_done)
 
@@ -239,7 +239,7 @@ class Actors:
             # runs in the child, for every start method
             if rec.active:
                 rec.process_name = process.name
-                rec.thread_state().push((R.ACTOR, _monotonic_ns(), rec.process_actor,
+                rec.thread_state().describe((R.ACTOR, _monotonic_ns(), rec.process_actor,
                                          "process", process.name, rec.parent_actor, rec.pid))
             code = bootstrap(process, *args, **kwargs)
             rec.stop(exit_info={"exitcode": code})

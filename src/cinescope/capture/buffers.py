@@ -9,6 +9,9 @@ sides never lock each other. When a buffer is full the policy decides:
 - ``block``: the thread waits until the flusher has made room (or is gone).
 
 Every dropped record is counted; the flusher reports the count to the store.
+Only events are ever dropped: the records that describe actors and objects go
+to a second queue of the buffer that has no limit (there are few of them), so
+that what was kept can always be read.
 """
 from __future__ import annotations
 
@@ -18,10 +21,11 @@ from collections import deque
 
 
 class ThreadBuffer:
-    __slots__ = ("records", "capacity", "policy", "dropped", "owner", "_wake")
+    __slots__ = ("records", "meta", "capacity", "policy", "dropped", "owner", "_wake")
 
     def __init__(self, capacity: int, policy: str, owner: "BufferSet"):
         self.records: deque = deque()
+        self.meta: deque = deque()      # records that describe (actors, objects): never dropped
         self.capacity = capacity
         self.policy = policy
         self.dropped = 0
@@ -77,10 +81,10 @@ class BufferSet:
             buffers = list(self._buffers)
         out: list[tuple] = []
         for buf in buffers:
-            records = buf.records
-            pop = records.popleft
-            for _ in range(len(records)):
-                out.append(pop())
+            for records in (buf.meta, buf.records):
+                pop = records.popleft
+                for _ in range(len(records)):
+                    out.append(pop())
         return out
 
     def take_dropped(self) -> int:
@@ -93,11 +97,13 @@ class BufferSet:
 
     def reset_after_fork(self, keep: ThreadBuffer | None) -> None:
         """In a forked child: the parent's records are the parent's to write."""
+        self._lock = threading.Lock()   # another thread may have held it at the fork
         with self._lock:
             self._buffers = [keep] if keep is not None else []
         self._dropped_reported = 0
         if keep is not None:
             keep.records.clear()
+            keep.meta.clear()
             keep.dropped = 0
 
     @property

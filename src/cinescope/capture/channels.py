@@ -174,6 +174,6 @@ class Channels:
         rec = self.rec
         st = rec.thread_state()
         ts = _monotonic_ns()
-        key = rec.state.object_key(channel, st.push, ts)
+        key = rec.state.object_key(channel, st, ts)
         st.push((kind, ts, rec.current_actor(st), site[0], site[1], message_id, key,
                  rec.snap.capture(item)))

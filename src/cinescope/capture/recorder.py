@@ -58,10 +58,11 @@ class CodeInfo:
 
 
 class ThreadState:
-    __slots__ = ("push", "actor", "lines", "exception")
+    __slots__ = ("push", "describe", "actor", "lines", "exception")
 
-    def __init__(self, push, actor: str):
-        self.push = push
+    def __init__(self, buffer, actor: str):
+        self.push = buffer.push           # events: may be dropped on overflow, and counted
+        self.describe = buffer.meta.append  # actors, objects, errors: never dropped
         self.actor = actor
         self.lines: dict = {}       # id(frame) -> [last line, captured locals] (level full)
         self.exception = None       # set by threading.excepthook for the thread's exit record
@@ -112,7 +113,7 @@ class Recorder:
         self.flusher = Flusher(self.buffers, self.sink_factory(), self._fail)
         self.active = True
         st = self._new_thread_state(self.process_actor)
-        st.push((R.ACTOR, _monotonic_ns(), self.process_actor, "process", self.process_name,
+        st.describe((R.ACTOR, _monotonic_ns(), self.process_actor, "process", self.process_name,
                  self.parent_actor, self.pid))
         self.actors.install()
         if self.rank >= DEBUG:
@@ -148,7 +149,7 @@ class Recorder:
         self.tls = threading.local()
         st = self._new_thread_state(self.process_actor)
         self.actors.after_fork()
-        st.push((R.ACTOR, _monotonic_ns(), self.process_actor, "process", self.process_name,
+        st.describe((R.ACTOR, _monotonic_ns(), self.process_actor, "process", self.process_name,
                  parent_actor, self.pid))
         self.flusher = Flusher(self.buffers, self.sink_factory(), self._fail)
         self.flusher.start()
@@ -164,7 +165,7 @@ class Recorder:
 
     def _error(self, message: str) -> None:
         try:
-            self.thread_state().push((R.ERROR, _monotonic_ns(), message))
+            self.thread_state().describe((R.ERROR, _monotonic_ns(), message))
         except Exception:
             pass
 
@@ -192,10 +193,10 @@ class Recorder:
         record = None
         if actor is None:
             actor, record = self.actors.adopt_thread(threading.current_thread())
-        st = ThreadState(self.buffers.new_buffer().push, actor)
+        st = ThreadState(self.buffers.new_buffer(), actor)
         self.tls.st = st
         if record is not None:
-            st.push(record)
+            st.describe(record)
         return st
 
     def bind_thread(self, actor: str) -> ThreadState:
@@ -290,7 +291,7 @@ class Recorder:
             f_locals = frame.f_locals
             obj = self._method_self(info, code, f_locals)
             if obj is not None:
-                key = self.state.enter(obj, code, actor, ts, st.push)
+                key = self.state.enter(obj, code, actor, ts, st)
             if not resumed:
                 snap = self.snap
                 skip = info.argnames[0] if obj is not None else None
@@ -307,7 +308,7 @@ class Recorder:
         if info.class_qualname is not None:
             obj = self._method_self(info, code, frame.f_locals)
             if obj is not None:
-                self.state.leave(obj, code, actor, ts, st.push)
+                self.state.leave(obj, code, actor, ts, st)
 
     def on_return(self, code, frame, value, yielded: bool = False) -> None:
         info = self.codes[code]

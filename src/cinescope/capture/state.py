@@ -34,11 +34,11 @@ class StateTracker:
         self._objects: dict[int, _Tracked] = {}
         self._keys = itertools.count(1)
 
-    def object_key(self, obj, push, ts: int) -> int:
+    def object_key(self, obj, st, ts: int) -> int:
         """The key of any object the recording refers to (also channels)."""
-        return self._tracked(obj, push, ts).key
+        return self._tracked(obj, st, ts).key
 
-    def _tracked(self, obj, push, ts: int) -> _Tracked:
+    def _tracked(self, obj, st, ts: int) -> _Tracked:
         oid = id(obj)
         tracked = self._objects.get(oid)
         if tracked is not None and tracked.type is type(obj):
@@ -49,7 +49,7 @@ class StateTracker:
             weakref.finalize(obj, self._objects.pop, oid, None)
         except TypeError:
             pass  # not weak-referenceable: the entry is replaced if the id is reused by another type
-        push((OBJECT, ts, tracked.key, type_name(obj), oid))
+        st.describe((OBJECT, ts, tracked.key, type_name(obj), oid))
         return tracked
 
     def _capture(self, obj) -> dict:
@@ -75,24 +75,24 @@ class StateTracker:
         tracked.last = now
         return changes or None
 
-    def enter(self, obj, code, actor, ts, push) -> int:
+    def enter(self, obj, code, actor, ts, st) -> int:
         """A method of `obj` starts (or resumes); returns the object's key."""
-        tracked = self._tracked(obj, push, ts)
+        tracked = self._tracked(obj, st, ts)
         changes = self._diff(tracked, obj)
         if changes:
             owner = tracked.active[-1] if tracked.active else None
-            push((STATE, ts, actor, owner, tracked.key, changes))
+            st.push((STATE, ts, actor, owner, tracked.key, changes))
         tracked.active.append(code)
         return tracked.key
 
-    def leave(self, obj, code, actor, ts, push) -> None:
+    def leave(self, obj, code, actor, ts, st) -> None:
         """A method of `obj` returns, raises or yields."""
         tracked = self._objects.get(id(obj))
         if tracked is None or tracked.type is not type(obj):
             return
         changes = self._diff(tracked, obj)
         if changes:
-            push((STATE, ts, actor, code, tracked.key, changes))
+            st.push((STATE, ts, actor, code, tracked.key, changes))
         active = tracked.active
         for i in range(len(active) - 1, -1, -1):
             if active[i] is code:
