@@ -194,8 +194,10 @@ class Actors:
             return
         try:
             if task.cancelled():
+                rec.offer_exception(task._make_cancelled_error(), key, cancelled=True)
                 info = {"cancelled": True}
             elif task.exception() is not None:
+                rec.offer_exception(task.exception(), key)
                 info = {"exception": rec.capture_exception(task.exception())}
             else:
                 info = {"result": rec.snap.capture(task.result())} if rec.rank >= 2 else {}

@@ -2,10 +2,11 @@
 
 - ``monitoring`` (3.12+, default there): sys.monitoring, events enabled only
   on planned code objects.
-- ``trace`` (3.11 default when no other tracer is installed): sys.settrace,
-  with a local trace function only on planned frames.
-- ``profile`` (3.11 when a debugger owns sys.settrace): sys.setprofile; it
-  cannot see which exception leaves a frame, so raise events carry none.
+- ``profile`` (3.11 default): sys.setprofile, which a debugger leaves alone
+  (pydevd owns sys.settrace on 3.11).
+- ``trace``: sys.settrace, with a local trace function only on planned frames;
+  cheaper for unplanned code (no C-call events), but a debugger that attaches
+  later replaces it.
 
 CINESCOPE_BACKEND=monitoring|trace|profile forces one (tests compare them).
 """
@@ -28,9 +29,7 @@ def backend_name() -> str:
         raise BackendError("CINESCOPE_BACKEND=monitoring needs Python 3.12 or newer")
     if wanted:
         return wanted
-    if hasattr(sys, "monitoring"):
-        return "monitoring"
-    return "trace" if sys.gettrace() is None else "profile"
+    return "monitoring" if hasattr(sys, "monitoring") else "profile"
 
 
 def choose_backend(rec):

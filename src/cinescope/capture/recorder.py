@@ -323,13 +323,21 @@ class Recorder:
         st.push((R.RETURN, ts, actor, code, value, yielded))
 
     def on_raise(self, code, frame, exc) -> None:
+        ts, actor = self.leave_by_exception(code, frame)
+        self.record_raise(code, frame.f_lineno, exc, ts, actor)
+
+    def leave_by_exception(self, code, frame) -> tuple[int, str]:
+        """The state and lines part of a raise; (ts, actor) for its record."""
         info = self.codes[code]
         st = self.thread_state()
         ts = _monotonic_ns()
         actor = self.current_actor(st)
         if info.rank >= DEBUG:
             self._leave(info, code, frame, st, actor, ts)
-        st.push((R.RAISE, ts, actor, code, frame.f_lineno, self.capture_exception(exc)))
+        return ts, actor
+
+    def record_raise(self, code, line: int, exc, ts: int, actor: str) -> None:
+        self.thread_state().push((R.RAISE, ts, actor, code, line, self.capture_exception(exc)))
 
     def on_line(self, code, frame, line: int) -> None:
         st = self.thread_state()
@@ -349,6 +357,12 @@ class Recorder:
             st.lines.pop(key, None)
         else:
             st.lines[key] = [line, now]
+
+    def offer_exception(self, exc, actor: str, cancelled: bool = False) -> None:
+        """Tell the backend about the exception that ended an asyncio task."""
+        offer = getattr(self.backend, "offer_exception", None)
+        if offer is not None:
+            offer(exc, actor, cancelled)
 
     def capture_exception(self, exc) -> dict | None:
         if exc is None:
