@@ -4,9 +4,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 
 from . import __version__
+from .capture.backends import BackendError
 from .capture.plan import LEVELS, PlanError, build_plan, check_targets
 from .store.schema import StoreError
 from .session import DEFAULT_PLAN, DEFAULT_STORE
@@ -21,8 +23,15 @@ class UsageError(Exception):
     pass
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with errors in Cinescope's one-line form."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def _record_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cinescope record", usage=RECORD_USAGE,
+    p = ArgumentParser(prog="cinescope record", usage=RECORD_USAGE,
                                 description="Run a program and record what the plan selects.")
     p.add_argument("--plan", help=f"plan file (default: {DEFAULT_PLAN} if it exists)")
     p.add_argument("--trace", action="append", default=[], metavar="TARGET",
@@ -116,7 +125,7 @@ def _store_arg(p: argparse.ArgumentParser) -> None:
 
 def cmd_sessions(argv: list[str]) -> int:
     from .store.store import Store
-    p = argparse.ArgumentParser(prog="cinescope sessions", description="List recorded sessions.")
+    p = ArgumentParser(prog="cinescope sessions", description="List recorded sessions.")
     _store_arg(p)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     opts = p.parse_args(argv)
@@ -140,7 +149,7 @@ def cmd_sessions(argv: list[str]) -> int:
 
 def cmd_events(argv: list[str]) -> int:
     from .store.store import Store
-    p = argparse.ArgumentParser(prog="cinescope events", description="List recorded events.")
+    p = ArgumentParser(prog="cinescope events", description="List recorded events.")
     _store_arg(p)
     p.add_argument("--session", type=int, help="session id (default: the latest)")
     p.add_argument("--kind", action="append", default=[],
@@ -163,7 +172,7 @@ def cmd_events(argv: list[str]) -> int:
 def cmd_summary(argv: list[str]) -> int:
     from .summary import summarize
     from .store.store import Store
-    p = argparse.ArgumentParser(prog="cinescope summary",
+    p = ArgumentParser(prog="cinescope summary",
                                 description="What a session holds, in a few lines.")
     _store_arg(p)
     p.add_argument("--session", type=int, help="session id (default: the latest)")
@@ -234,8 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     from .runner import ProgramError
     try:
         return command(argv[1:])
-    except (PlanError, StoreError, ProgramError, UsageError) as exc:
+    except (PlanError, StoreError, ProgramError, UsageError, BackendError) as exc:
         sys.stderr.write(f"cinescope: error: {exc}\n")
+        return USAGE_ERROR
+    except sqlite3.DatabaseError as exc:
+        sys.stderr.write(f"cinescope: error: the store is corrupt or unreadable ({exc}); "
+                         "restore it from a copy or choose another --store\n")
         return USAGE_ERROR
     except BrokenPipeError:
         return 0

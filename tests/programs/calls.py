@@ -12,8 +12,15 @@ def fail(x):
 def catcher():
     try:
         fail(7)
+    except ValueError as exc:
+        return "caught " + " ".join(exc.args)   # (a call: setprofile sees the except block)
+
+
+def quiet_catcher():
+    try:
+        fail(8)
     except ValueError:
-        return "caught"
+        return "quiet"
 
 
 def gen(n):
@@ -28,6 +35,6 @@ def untraced_helper():
 
 if __name__ == "__main__":
     print(fib(4))
-    print(catcher())
+    print(catcher(), quiet_catcher())
     print(list(gen(3)))
     print(untraced_helper())

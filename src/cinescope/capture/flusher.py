@@ -15,6 +15,9 @@ FLUSH_INTERVAL = 0.05
 
 class Flusher(threading.Thread):
     cinescope_internal = True   # never recorded as an actor of the program
+    # debugpy (pydevd) neither shows nor traces threads marked like its own
+    is_pydev_daemon_thread = True
+    pydev_do_not_trace = True
 
     def __init__(self, buffers, sink, on_error, interval: float = FLUSH_INTERVAL):
         super().__init__(name="cinescope-flusher", daemon=True)

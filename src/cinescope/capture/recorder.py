@@ -293,13 +293,12 @@ class Recorder:
             if obj is not None:
                 key = self.state.enter(obj, code, actor, ts, st)
             if not resumed:
-                snap = self.snap
+                # a method's self is the object of the event, not an argument
                 skip = info.argnames[0] if obj is not None else None
-                args = {n: snap.capture_named(n, f_locals[n])
+                args = {n: self.snap.capture_named(n, f_locals[n])
                         for n in info.argnames if n != skip and n in f_locals}
-            if info.rank >= FULL:
-                st.lines[id(frame)] = [None, self.snap.capture_mapping(
-                    (n, v) for n, v in f_locals.items() if n != skip)]
+            if info.rank >= FULL and id(frame) not in st.lines:
+                st.lines[id(frame)] = [None, self.snap.capture_mapping(f_locals.items())]
         st.push((R.CALL, ts, actor, code, args, key, resumed))
 
     def _leave(self, info, code, frame, st, actor, ts) -> None:

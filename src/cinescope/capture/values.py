@@ -10,16 +10,19 @@ Shapes (also what `cinescope events --json` shows under "data"):
 
 - None, bool, float, str, bytes (as a list of ints is *not* used: bytes stay
   bytes in the store and become {"type": "bytes", "hex": ...} in JSON)
-- int within 64 bits as is; larger: {"type": "int", "repr": "..."}
+- int within 64 bits as is
 - truncated str: {"type": "str", "value": <prefix>, "len": N}
 - list / tuple / set / frozenset: {"type": T, "items": [...], "len": N?}
-  ("len" only when items were cut)
+  ("len" only when items were cut); a namedtuple also has "fields"
+- int beyond 64 bits: {"type": "int", "repr": digits} (long ones as
+  "first...last" with "digits": N; huge ones only {"bits": N, "sign": 1|-1})
 - dict: {"type": "dict", "items": [[key, value], ...], "len": N?}
 - other objects: {"type": "module.Qualname", "id": id(obj), "repr": "...",
   "attrs": {...}} ("attrs" from the instance __dict__ / __slots__ while the
   depth allows, "repr" only for classes that define their own __repr__);
   in state snapshots an object that has attributes is only {"type", "id"}:
-  a change inside it is its own state change, not its owner's
+  a change inside it is its own state change, not its owner's; an object with
+  a secret-named attribute gets no "repr", which could show it
 - {"redacted": True} in place of a secret's value
 - {"type": T, "cycle": id} for a container already being captured
 - {"type": T, "error": "..."} when capturing failed
@@ -57,7 +60,7 @@ def redaction_pattern(names: tuple[str, ...] | list[str]) -> re.Pattern | None:
 
 
 def type_name(obj_or_type) -> str:
-    cls = obj_or_type if isinstance(obj_or_type, type) else type(obj_or_type)
+    cls = obj_or_type if issubclass(type(obj_or_type), type) else type(obj_or_type)
     module = getattr(cls, "__module__", None) or "?"
     qual = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", "?")
     return qual if module == "builtins" else f"{module}.{qual}"
@@ -76,7 +79,7 @@ class Snapshotter:
         # only: its own state is its own history (used for state snapshots)
         self.object_refs = object_refs
         self._secret = redaction_pattern(redact)
-        self._slow_repr: set[type] = set()
+        self._slow_repr = _SLOW_REPR
         self._repr = reprlib.Repr()
         self._repr.maxstring = max_string
         self._repr.maxother = max_string
@@ -115,9 +118,15 @@ class Snapshotter:
 
     @staticmethod
     def _big_int(value: int) -> dict:
-        digits = value.bit_length()
-        text = repr(value) if digits < 4000 else f"<int of {digits} bits>"
-        return {"type": "int", "repr": text[:200]}
+        """Beyond 64 bits: the digits, or both ends of them with their count."""
+        bits = value.bit_length()
+        if bits > 4000:   # str() of such ints is slow, and limited since 3.11
+            return {"type": "int", "bits": bits, "sign": -1 if value < 0 else 1}
+        text = repr(value)
+        if len(text) <= 60:
+            return {"type": "int", "repr": text}
+        return {"type": "int", "repr": f"{text[:25]}...{text[-25:]}",
+                "digits": len(text.lstrip("-"))}
 
     def _capture(self, value, depth: int, active: set, budget: list) -> object:
         budget[0] -= 1
@@ -133,11 +142,13 @@ class Snapshotter:
             if len(value) <= self.max_bytes and cls is bytes:
                 return data
             return {"type": cls.__name__, "value": data, "len": len(value)}
-        if isinstance(value, int):  # bool subclasses, IntEnum, ...
+        # type() and issubclass(), never isinstance(): that would read the
+        # object's own __class__, which proxies and lazy objects compute
+        if issubclass(cls, int):  # IntEnum, int subclasses
             return self._object(value, depth, active, budget)
         key = id(value)
-        seq_type = next((t for t in _SEQUENCES if isinstance(value, t)), None)
-        if seq_type is not None or isinstance(value, dict):
+        seq_type = next((t for t in _SEQUENCES if issubclass(cls, t)), None)
+        if seq_type is not None or issubclass(cls, dict):
             name = _SEQUENCES.get(cls) or ("dict" if cls is dict else type_name(cls))
             if key in active:
                 return {"type": name, "cycle": key}
@@ -157,6 +168,17 @@ class Snapshotter:
         size = seq_type.__len__(value)
         items = []
         iterator = seq_type.__iter__(value)
+        fields = _namedtuple_fields(type(value)) if seq_type is tuple else None
+        if fields is not None:   # a namedtuple: its field names say what is secret
+            for field, item in zip(fields, iterator):
+                if len(items) >= self.max_items:
+                    break
+                items.append(REDACTED if self.is_secret(field)
+                             else self._capture(item, depth - 1, active, budget))
+            out = {"type": name, "fields": list(fields[: len(items)]), "items": items}
+            if len(items) < size:
+                out["len"] = size
+            return out
         if seq_type in (set, frozenset):
             # sets have no order; sort the captured items for a stable record
             for item in iterator:
@@ -192,15 +214,18 @@ class Snapshotter:
     def _object(self, value, depth, active, budget) -> dict:
         cls = type(value)
         out: dict = {"type": type_name(cls), "id": id(value)}
-        if isinstance(value, BaseException):
-            out["args"] = self._capture(getattr(value, "args", ()), min(depth, 1), active, budget)
-        if isinstance(value, _PLAIN_REPR):
+        if issubclass(cls, BaseException):
+            out["args"] = self._capture(BaseException.__dict__["args"].__get__(value),
+                                        min(depth, 1), active, budget)
+        if issubclass(cls, _PLAIN_REPR):
             out["repr"] = self._builtin_repr(value)
             return out
         attrs = instance_attributes(value)
         if self.object_refs and attrs:
             return out
-        if _has_own_repr(cls):
+        if any(self.is_secret(name) for name in attrs):
+            pass    # a repr (a dataclass's, say) would show the secret attribute
+        elif _has_own_repr(cls):
             text = self.safe_repr(value)
             if text is not None:
                 out["repr"] = text
@@ -244,6 +269,23 @@ class Snapshotter:
         finally:
             if time.perf_counter() - start > SLOW_REPR_SECONDS:
                 self._slow_repr.add(cls)
+
+
+_SLOW_REPR: set = set()   # classes whose __repr__ was too slow: not called again here
+
+
+def _namedtuple_fields(cls) -> tuple | None:
+    fields = cls.__dict__.get("_fields") if cls is not tuple else None
+    if fields is None:
+        for klass in cls.__mro__[1:]:
+            if klass is tuple:
+                break
+            fields = klass.__dict__.get("_fields")
+            if fields is not None:
+                break
+    if type(fields) is tuple and all(type(f) is str for f in fields):
+        return fields
+    return None
 
 
 def _safe_type_name(value) -> str:

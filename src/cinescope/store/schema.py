@@ -73,10 +73,7 @@ def _meta(conn: sqlite3.Connection) -> dict[str, str] | None:
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if "meta" not in tables:
         return None
-    try:
-        return dict(conn.execute("SELECT key, value FROM meta"))
-    except sqlite3.DatabaseError:
-        return None
+    return dict(conn.execute("SELECT key, value FROM meta"))   # corrupt: DatabaseError
 
 
 def _check_file(path: str) -> bool:

@@ -20,7 +20,7 @@ import time
 import msgpack
 
 from ..capture import records as R
-from .schema import connect
+from .schema import StoreError, connect
 
 
 def _pack(data, errors: list) -> bytes:
@@ -38,6 +38,7 @@ def create_session(path: str, *, name: str | None, argv: list[str], plan: dict,
     try:
         now = time.time_ns()
         with db.conn:
+            db.conn.execute("BEGIN IMMEDIATE")
             cursor = db.conn.execute(
                 "INSERT INTO sessions (name, argv, cwd, python, backend, plan, level, pid, "
                 "started_at, start_ns, start_wall_ns, status, events_written, events_dropped) "
@@ -45,6 +46,9 @@ def create_session(path: str, *, name: str | None, argv: list[str], plan: dict,
                 (name, json.dumps(argv), os.getcwd(), sys.version.split()[0], backend,
                  json.dumps(plan), level, os.getpid(), _iso(now), time.monotonic_ns(), now))
         return cursor.lastrowid
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"store {path} is corrupt or unreadable ({exc}); "
+                         "restore it from a copy or choose another --store") from None
     finally:
         db.conn.close()
 
