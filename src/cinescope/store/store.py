@@ -45,7 +45,9 @@ def jsonable(value):
         return {"type": "bytes", "hex": value.hex()}
     if isinstance(value, dict):
         if value.get("type") in ("bytes", "bytearray") and isinstance(value.get("value"), bytes):
-            return {**value, "value": None, "hex": value["value"].hex()}
+            out = {k: v for k, v in value.items() if k != "value"}
+            out["hex"] = value["value"].hex()
+            return out
         return {str(k) if not isinstance(k, str) else k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
