@@ -238,3 +238,43 @@ def test_one_store_holds_two_sessions(record, tmp_path):
     assert table.returncode == 0, table.stderr
     rows = table.stdout.splitlines()
     assert len(rows) == 3 and "first run" in rows[1] and "second run" in rows[2]
+
+
+def test_an_older_store_is_migrated_forward(tmp_path, monkeypatch):
+    """A store of schema N-1 gets MIGRATIONS[N-1] applied once, in one
+    transaction, and its version raised; its sessions are kept."""
+    from cinescope.store import schema
+    path = str(tmp_path / "old.db")
+    db = schema.connect(path, create=True)
+    db.conn.execute("INSERT INTO sessions (name, status) VALUES ('kept', 'finished')")
+    db.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                    (str(schema.SCHEMA_VERSION - 1),))
+    db.conn.close()
+    applied = []
+
+    def add_column(database):
+        applied.append(True)
+        database.conn.execute("ALTER TABLE sessions ADD COLUMN note TEXT")
+
+    monkeypatch.setitem(schema.MIGRATIONS, schema.SCHEMA_VERSION - 1, add_column)
+    db = schema.connect(path)
+    assert applied == [True]
+    assert dict(db.conn.execute("SELECT key, value FROM meta"))["schema_version"] == \
+        str(schema.SCHEMA_VERSION)
+    assert [r[0] for r in db.conn.execute("SELECT name FROM sessions")] == ["kept"]
+    assert "note" in [r[1] for r in db.conn.execute("PRAGMA table_info(sessions)")]
+    db.conn.close()
+    schema.connect(path).conn.close()     # a second open migrates nothing
+    assert applied == [True]
+
+
+def test_a_store_with_no_migration_path_is_refused_untouched(tmp_path):
+    from cinescope.store import schema
+    path = tmp_path / "older.db"
+    db = schema.connect(str(path), create=True)
+    db.conn.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
+    db.conn.close()
+    before = path.read_bytes()
+    with pytest.raises(schema.StoreError, match="no migration from store schema 0"):
+        schema.connect(str(path))
+    assert path.read_bytes() == before

@@ -1,0 +1,75 @@
+"""The Python API, in this very process: record a block, read it back."""
+import sys
+import threading
+
+import cinescope
+from cinescope.store import Store
+
+
+def helper_that_counts(n):
+    return sum(range(n))
+
+
+class Box:
+    def __init__(self):
+        self.items = []
+
+    def add(self, item):
+        self.items.append(item)
+
+
+def test_record_a_block(tmp_path):
+    store = tmp_path / "api.db"
+    with cinescope.record([f"{__name__}"], store=str(store), name="api") as session:
+        helper_that_counts(4)
+        box = Box()
+        box.add("x")
+        worker = threading.Thread(target=helper_that_counts, args=(3,), name="worker")
+        worker.start()
+        worker.join()
+    assert session.counts()[1] == 0
+    with Store(str(store)) as s:
+        info = s.session(session.id)
+        events = s.events(session.id)
+    assert info["name"] == "api" and info["status"] == "finished"
+    returns = [e["data"]["value"] for e in events
+               if e["kind"] == "return" and e["location"]["function"] == "helper_that_counts"]
+    assert returns == [6, 3]
+    [change] = [e["data"]["changes"] for e in events
+                if e["kind"] == "state" and e["data"]["method"] == "Box.add"]
+    assert change == {"items": {"old": {"type": "list", "items": []},
+                                "new": {"type": "list", "items": ["x"]}}}
+    assert {e["actor_name"] for e in events} == {"MainProcess", "worker"}
+    # recording stopped: hooks are gone and nothing more is written
+    assert threading.Thread.start.__module__ == "threading"
+    helper_that_counts(1)
+    with Store(str(store)) as s:
+        assert len(s.events(session.id)) == len(events)
+
+
+def test_a_failing_block_is_recorded_as_failed(tmp_path):
+    store = tmp_path / "api.db"
+    try:
+        with cinescope.record([f"{__name__}:helper_that_counts"], store=str(store)):
+            helper_that_counts(2)
+            raise LookupError("inside the block")
+    except LookupError:
+        pass
+    with Store(str(store)) as s:
+        assert s.session()["status"] == "failed"
+        assert [e["kind"] for e in s.events()] == ["call", "return", "exit"]
+
+
+if hasattr(sys, "monitoring"):
+    def test_another_tool_on_id_3_moves_cinescope_to_4(tmp_path):
+        sys.monitoring.use_tool_id(3, "someone else")
+        try:
+            with cinescope.record([f"{__name__}:helper_that_counts"],
+                                  store=str(tmp_path / "t.db")) as session:
+                assert sys.monitoring.get_tool(4) == "cinescope"
+                helper_that_counts(5)
+        finally:
+            sys.monitoring.free_tool_id(3)
+        assert sys.monitoring.get_tool(4) is None
+        with Store(session.store) as s:
+            assert [e["kind"] for e in s.events()][:2] == ["call", "return"]
