@@ -64,6 +64,8 @@ class MonitoringBackend:
                 except Exception as exc:
                     rec._fail(exc)
 
+        # One small closure per event, each calling the recorder directly: a
+        # shared wrapper would add a Python call to every recorded event.
         def py_resume(code, offset):
             if rec.active and code in codes:
                 try:

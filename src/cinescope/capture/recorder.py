@@ -301,39 +301,31 @@ class Recorder:
                 st.lines[id(frame)] = [None, self.snap.capture_mapping(f_locals.items())]
         st.push((R.CALL, ts, actor, code, args, key, resumed))
 
-    def _leave(self, info, code, frame, st, actor, ts) -> None:
-        if info.rank >= FULL:
-            self._line_changes(code, frame, st, actor, ts, None)
-        if info.class_qualname is not None:
-            obj = self._method_self(info, code, frame.f_locals)
-            if obj is not None:
-                self.state.leave(obj, code, actor, ts, st)
-
     def on_return(self, code, frame, value, yielded: bool = False) -> None:
-        info = self.codes[code]
-        st = self.thread_state()
-        ts = _monotonic_ns()
-        actor = self.current_actor(st)
-        if info.rank >= DEBUG:
-            self._leave(info, code, frame, st, actor, ts)
-            value = self.snap.capture(value)
-        else:
-            value = R.NO_VALUE
+        st, ts, actor, rank = self.frame_left(code, frame)
+        value = self.snap.capture(value) if rank >= DEBUG else R.NO_VALUE
         st.push((R.RETURN, ts, actor, code, value, yielded))
 
     def on_raise(self, code, frame, exc) -> None:
-        ts, actor = self.leave_by_exception(code, frame)
+        _, ts, actor, _ = self.frame_left(code, frame)
         self.record_raise(code, frame.f_lineno, exc, ts, actor)
 
-    def leave_by_exception(self, code, frame) -> tuple[int, str]:
-        """The state and lines part of a raise; (ts, actor) for its record."""
+    def frame_left(self, code, frame) -> tuple:
+        """What a planned frame leaving records before its return or raise: its
+        last line's locals (full) and its object's changes (debug).
+        Returns (thread state, ts, actor, level rank) for that record."""
         info = self.codes[code]
         st = self.thread_state()
         ts = _monotonic_ns()
         actor = self.current_actor(st)
         if info.rank >= DEBUG:
-            self._leave(info, code, frame, st, actor, ts)
-        return ts, actor
+            if info.rank >= FULL:
+                self._line_changes(code, frame, st, actor, ts, None)
+            if info.class_qualname is not None:
+                obj = self._method_self(info, code, frame.f_locals)
+                if obj is not None:
+                    self.state.leave(obj, code, actor, ts, st)
+        return st, ts, actor, info.rank
 
     def record_raise(self, code, line: int, exc, ts: int, actor: str) -> None:
         self.thread_state().push((R.RAISE, ts, actor, code, line, self.capture_exception(exc)))

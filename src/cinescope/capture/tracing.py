@@ -191,7 +191,7 @@ class TraceBackend:
 
     def _pend(self, frame) -> None:
         """A planned frame unwinds: record its raise once the exception is known."""
-        ts, actor = self.rec.leave_by_exception(frame.f_code, frame)
+        _, ts, actor, _ = self.rec.frame_left(frame.f_code, frame)
         self._pending.setdefault(actor, []).append((frame.f_code, frame, frame.f_lineno, ts))
         self._n_pending += 1
 

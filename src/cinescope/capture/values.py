@@ -102,12 +102,9 @@ class Snapshotter:
     # -- values --------------------------------------------------------------
     def capture(self, value: object) -> object:
         cls = type(value)
-        if cls is str:
-            return value if len(value) <= self.max_string else self._long_str(value)
-        if cls is int:
-            return value if _INT64_MIN <= value <= _INT64_MAX else self._big_int(value)
-        if cls in _ATOMS:
-            return value
+        if cls in _ATOMS or (cls is str and len(value) <= self.max_string) or (
+                cls is int and _INT64_MIN <= value <= _INT64_MAX):
+            return value     # the common case, without setting up a traversal
         try:
             return self._capture(value, self.max_depth, set(), [self.max_nodes])
         except Exception as exc:  # a bug here must never reach the program
