@@ -32,10 +32,11 @@ def prepare(script: str | None, module: str | None, args: list[str]) -> tuple[st
     under which plan targets may name the __main__ module.
     """
     if script is not None:
-        path = os.path.abspath(script)
+        path = script_path(script)
         if not os.path.isfile(path):
             raise ProgramError(f"can't open file {script!r}: no such file")
-        sys.path[0] = os.path.dirname(path)
+        # Python puts the directory of the script's real file first on the path
+        sys.path[0] = os.path.dirname(os.path.realpath(path))
         alias = os.path.splitext(os.path.basename(path))[0]
         return alias, path, sys.path[0]
     sys.path[0] = os.getcwd()
@@ -48,6 +49,12 @@ def prepare(script: str | None, module: str | None, args: list[str]) -> tuple[st
             raise ProgramError(f"{module!r} is a package and cannot be run: it has no __main__")
         return module + ".__main__", main.origin, sys.path[0]
     return module, spec.origin, sys.path[0]
+
+
+def script_path(script: str) -> str:
+    """The script's path as Python makes it: joined to the working directory,
+    not normalized (`./x.py` stays `/cwd/./x.py` in __file__ and tracebacks)."""
+    return script if os.path.isabs(script) else os.path.join(os.getcwd(), script)
 
 
 def _find_spec(name: str):
@@ -103,15 +110,22 @@ def run(recording, script: str | None, module: str | None, args: list[str], on_e
         raise
     except KeyboardInterrupt as exc:
         ending.update(status=-signal.SIGINT, state="interrupted", interrupted=True)
-        sys.excepthook(type(exc), exc, _trim(exc.__traceback__))
+        _print_uncaught(exc)
     except BaseException as exc:
         ending.update(status=1, state="failed")
-        sys.excepthook(type(exc), exc, _trim(exc.__traceback__))
+        _print_uncaught(exc)
         raise SystemExit(1) from None
 
 
+def _print_uncaught(exc: BaseException) -> None:
+    """What Python prints for an uncaught exception, without Cinescope's frames
+    (the default excepthook prints exc.__traceback__, whatever it is passed)."""
+    exc.__traceback__ = _trim(exc.__traceback__)
+    sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
 def _run_script(script: str, args: list[str]) -> None:
-    path = os.path.abspath(script)
+    path = script_path(script)
     sys.argv = [script] + list(args)
     main = types.ModuleType("__main__")
     main.__file__ = path

@@ -100,6 +100,7 @@ class Actors:
                 return bootstrap_inner(thread)
             finally:
                 if rec.active:
+                    rec.check_hook()
                     info = {"exception": st.exception} if st.exception else {}
                     st.push((R.EXIT, _monotonic_ns(), key, info))
 

@@ -172,6 +172,7 @@ class Channels:
 
     def _record(self, kind, channel, item, site, message_id) -> None:
         rec = self.rec
+        rec.check_hook()
         st = rec.thread_state()
         ts = _monotonic_ns()
         key = rec.state.object_key(channel, st, ts)

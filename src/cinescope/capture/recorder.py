@@ -128,6 +128,10 @@ class Recorder:
         if self.flusher is None:
             return
         if self.active:
+            try:
+                self.check_hook()
+            except Exception:
+                pass
             self.active = False
             try:
                 self.backend.stop()
@@ -170,7 +174,13 @@ class Recorder:
             pass
 
     def _fail(self, exc: BaseException) -> None:
-        """A bug in the recorder: stop recording, keep the program running."""
+        """A bug in the recorder: stop recording, keep the program running.
+
+        An exception raised by the program's own code while the recorder ran
+        (a signal handler runs wherever Python code runs, ours included) is
+        the program's: it goes on to the program."""
+        if _raised_by_program(exc):
+            raise exc
         if not self.active:
             return
         self.active = False
@@ -349,6 +359,13 @@ class Recorder:
         else:
             st.lines[key] = [line, now]
 
+    def check_hook(self) -> None:
+        """Let the backend check that this thread still calls it (3.11's hooks
+        can be removed under it); hooked library calls are the occasion."""
+        check = getattr(self.backend, "check_hook", None)
+        if check is not None:
+            check()
+
     def offer_exception(self, exc, actor: str, cancelled: bool = False) -> None:
         """Tell the backend about the exception that ended an asyncio task."""
         offer = getattr(self.backend, "offer_exception", None)
@@ -366,6 +383,15 @@ class Recorder:
         if self.rank >= DEBUG:
             out["value"] = self.snap.capture(exc)
         return out
+
+
+def _raised_by_program(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return not tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR)
 
 
 _PLUMBING = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep

@@ -14,6 +14,12 @@ instruction it stopped at: a return instruction returns, a yield yields (3.13
 reports a yield at the RESUME after it), anything else is an exception
 unwinding.
 
+An exception the program's signal handler raises while a hook runs is the
+program's; but Python removes a hook that raises. A bare KeyboardInterrupt is
+raised again the moment the hook returns (an asynchronous exception), so
+recording goes on; any other ends recording in that thread, and the session's
+error says so. (sys.monitoring keeps its callbacks.)
+
 The profile hook does not see which exception unwinds a frame. The recorder
 keeps the `raise` pending and takes the exception from the first later hook
 event of that thread where a handled exception's traceback passes through the
@@ -30,7 +36,7 @@ import dis
 import sys
 import threading
 
-from .recorder import FULL
+from .recorder import FULL, _raised_by_program
 
 _RETURNS = {dis.opmap[name] for name in ("RETURN_VALUE", "RETURN_CONST") if name in dis.opmap}
 _YIELD = dis.opmap["YIELD_VALUE"]
@@ -55,6 +61,7 @@ class TraceBackend:
         self._exceptions: dict = {}   # trace mode: id(frame) -> last exception seen in it
         self._pending: dict = {}      # profile mode: actor -> [(code, frame, line, ts)]
         self._n_pending = 0
+        self._lost: set = set()       # threads whose hook was removed
 
     def start(self) -> None:
         if self.mode == "trace":
@@ -65,18 +72,41 @@ class TraceBackend:
             sys.setprofile(self._profile)
 
     def stop(self) -> None:
+        self.check_hook()
         if self.mode == "trace":
             threading.settrace(None)
             if sys.gettrace() == self._global:
                 sys.settrace(None)
         else:
             for actor in list(self._pending):
-                self._resolve(actor, None, force=True)
+                self._resolve(actor, must_record=True)
             threading.setprofile(None)
             if sys.getprofile() == self._profile:
                 sys.setprofile(None)
             if sys.gettrace() is _no_new_frames:
                 sys.settrace(None)
+
+    def check_hook(self) -> None:
+        """Called from time to time on a program thread: if this thread's hook
+        is gone (a signal handler raised at the hook's first instruction, where
+        no `try` can catch it; or the program set its own), say so once, and
+        put ours back if the place is free."""
+        if not self.rec.active:
+            return
+        if self.mode == "profile":
+            current, ours, setter = sys.getprofile(), self._profile, sys.setprofile
+        else:
+            current, ours, setter = sys.gettrace(), self._global, sys.settrace
+        if current == ours:
+            return
+        thread = threading.current_thread().name
+        if thread not in self._lost:
+            self._lost.add(thread)
+            self.rec._error(f"the {self.mode} hook of thread {thread} was removed while "
+                            "recording (a signal handler raised inside it, or the program "
+                            "installed its own): events of that thread may be missing")
+        if current is None:
+            setter(ours)
 
     def _bytes(self, code) -> bytes:
         raw = self._bytecode.get(code)
@@ -84,20 +114,25 @@ class TraceBackend:
             raw = self._bytecode[code] = code.co_code
         return raw
 
-    def _started(self, frame):
-        """The CodeInfo of a planned frame that starts or resumes, else None."""
+    def _info(self, frame):
+        """The CodeInfo of a planned frame, else None (decided once per code)."""
+        code = frame.f_code
+        info = self.rec.codes.get(code)
+        if info is None and code not in self._rejected:
+            info = self.rec.decide(code, frame)
+            if info is None:
+                self._rejected.add(code)
+        return info
+
+    def _started(self, frame, info=None):
+        """Record a planned frame that starts or resumes; its CodeInfo or None."""
         rec = self.rec
         if not rec.active:
             return None
-        code = frame.f_code
-        info = rec.codes.get(code)
+        info = info or self._info(frame)
         if info is None:
-            if code in self._rejected:
-                return None
-            info = rec.decide(code, frame)
-            if info is None:
-                self._rejected.add(code)
-                return None
+            return None
+        code = frame.f_code
         raw = self._bytes(code)
         lasti = frame.f_lasti
         resumed = lasti >= 0 and not (raw[lasti] == _RESUME and raw[lasti + 1] == 0)
@@ -120,11 +155,31 @@ class TraceBackend:
         return True
 
     # -- trace mode ------------------------------------------------------------
+    # A hook that raises is removed by Python. A bug of ours is caught inside
+    # (the recorder stops, the program goes on); an exception of the program's
+    # (its signal handler ran inside the hook) must go on to the program. A bare
+    # KeyboardInterrupt (Ctrl-C) is handed back to the thread to be raised the
+    # moment the hook returns, so recording goes on; any other exception is
+    # raised from the hook, and then this thread's recording ends: the session
+    # says so.
+    def _program_raised(self, exc: BaseException) -> None:
+        if not _raised_by_program(exc):
+            self.rec._fail(exc)
+            return
+        if type(exc) is KeyboardInterrupt and not exc.args and _raise_after_hook(exc):
+            return
+        thread = threading.current_thread().name
+        self.rec._error(f"recording stopped in thread {thread}: the program's "
+                        f"{type(exc).__name__} was raised inside Cinescope's {self.mode} hook "
+                        "(by a signal handler), and Python removes a hook that raises")
+        raise exc
+
+    # -- trace mode ------------------------------------------------------------
     def _global(self, frame, event, arg):
         try:
             info = self._started(frame)
-        except Exception as exc:
-            self.rec._fail(exc)
+        except BaseException as exc:
+            self._program_raised(exc)
             return None
         if info is None:
             return None
@@ -144,34 +199,45 @@ class TraceBackend:
                 exc = self._exceptions.pop(id(frame), None)
                 if not self._left(frame, arg):
                     rec.on_raise(frame.f_code, frame, exc)
-        except Exception as error:
-            rec._fail(error)
+        except BaseException as error:
+            self._program_raised(error)
             return None
         return self._local
 
     # -- profile mode ----------------------------------------------------------
     def _profile(self, frame, event, arg):
+        try:
+            self._profile_event(frame, event, arg)
+        except BaseException as exc:
+            self._program_raised(exc)
+
+    def _profile_event(self, frame, event, arg) -> None:
         rec = self.rec
-        planned_return = event == "return" and frame.f_code in rec.codes and rec.active
-        if self._n_pending and not (planned_return and self._unwinds(frame)):
-            self._resolve(rec.current_actor(rec.thread_state()), frame)
-        if event == "call":
-            try:
-                info = self._started(frame)
-                if info is not None and info.rank >= FULL:
-                    self._trace_lines(frame)
-            except Exception as exc:
-                rec._fail(exc)
-        elif planned_return:
-            try:
-                if not self._left(frame, arg):
-                    exc = self._exceptions.pop(id(frame), None)
-                    if exc is not None:        # seen by the frame's line tracer
-                        rec.on_raise(frame.f_code, frame, exc)
-                    else:
-                        self._pend(frame)
-            except Exception as exc:
-                rec._fail(exc)
+        if not rec.active:
+            return
+        planned = frame.f_code in rec.codes
+        if event == "return" and planned:
+            unwinds = self._unwinds(frame)
+            if self._n_pending and not unwinds:
+                self._resolve(rec.current_actor(rec.thread_state()), must_record=True)
+            if not unwinds:
+                self._left(frame, arg)
+            else:
+                exc = self._exceptions.pop(id(frame), None)
+                if exc is not None:        # seen by the frame's line tracer
+                    rec.on_raise(frame.f_code, frame, exc)
+                else:
+                    self._pend(frame)
+            return
+        info = self._info(frame) if event == "call" else None
+        if self._n_pending:
+            # a planned frame starting must be recorded after the pending raises
+            # of its actor; any other event only offers the handled exception
+            self._resolve(rec.current_actor(rec.thread_state()), must_record=info is not None)
+        if info is not None:
+            self._started(frame, info)
+            if info.rank >= FULL:
+                self._trace_lines(frame)
 
     def _unwinds(self, frame) -> bool:
         raw = self._bytes(frame.f_code)
@@ -199,34 +265,49 @@ class TraceBackend:
         """The exception that ended `actor` (an asyncio task, whose exception the
         Task caught in C): it may be the one a pending raise waits for. A
         cancelled task's CancelledError is a new object, taken on trust."""
-        pending = self._pending.get(actor)
-        if pending and (cancelled or _passes_through(exc, pending[0][1])):
-            self._resolve(actor, None, force=True, exc=exc)
+        if actor in self._pending:
+            self._resolve(actor, must_record=True, exc=exc, trusted=cancelled)
 
-    def _resolve(self, actor: str, frame, force: bool = False, exc=None) -> None:
-        """Record the pending raises of `actor`: with the exception that is now
-        handled if it came through them; without one if `force`d or if a planned
-        frame of the same actor must be recorded after them."""
+    def _resolve(self, actor: str, must_record: bool = False, exc=None,
+                 trusted: bool = False) -> None:
+        """Record the pending raises of `actor` once the exception now handled
+        (or offered) came through their frames, directly or as the cause or
+        context of a later one; without a value when they `must_record` now."""
         pending = self._pending.get(actor)
         if not pending:
             return
         if exc is None:
             exc = _exc_info()[1]
-            if exc is not None and not _passes_through(exc, pending[0][1]):
-                exc = None
-        if exc is None and not force and frame is not None and frame.f_code not in self.rec.codes:
+        found = [exc if trusted else _through(exc, entry[1]) for entry in pending]
+        if not must_record and not any(found):
             return   # wait: the exception may still be caught and shown
         del self._pending[actor]
         self._n_pending -= len(pending)
-        rec = self.rec
-        for code, _frame, line, ts in pending:
-            rec.record_raise(code, line, exc, ts, actor)
+        for (code, _frame, line, ts), exception in zip(pending, found):
+            self.rec.record_raise(code, line, exception, ts, actor)
 
 
-def _passes_through(exc, frame) -> bool:
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame is frame:
-            return True
-        tb = tb.tb_next
-    return False
+def _raise_after_hook(exc: BaseException) -> bool:
+    """Have this thread raise `exc`'s type at its next instruction boundary."""
+    try:
+        import ctypes
+        done = ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(_get_ident()), ctypes.py_object(type(exc)))
+    except Exception:
+        return False
+    return done == 1
+
+
+def _through(exc, frame):
+    """The exception in `exc`'s chain (itself, its cause, its context) whose
+    traceback passes through `frame`, or None."""
+    seen = 0
+    while exc is not None and seen < 20:
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame is frame:
+                return exc
+            tb = tb.tb_next
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
