@@ -73,3 +73,25 @@ if hasattr(sys, "monitoring"):
         assert sys.monitoring.get_tool(4) is None
         with Store(session.store) as s:
             assert [e["kind"] for e in s.events()][:2] == ["call", "return"]
+
+    def test_recording_that_cannot_start_leaves_nothing_hooked(tmp_path):
+        from cinescope.capture.backends import BackendError
+        sys.monitoring.use_tool_id(3, "someone")
+        sys.monitoring.use_tool_id(4, "someone else")
+        try:
+            try:
+                with cinescope.record([f"{__name__}:helper_that_counts"],
+                                      store=str(tmp_path / "t.db")):
+                    raise AssertionError("the block must not run")
+            except BackendError as exc:
+                assert "3 and 4 are both in use" in str(exc)
+        finally:
+            sys.monitoring.free_tool_id(3)
+            sys.monitoring.free_tool_id(4)
+        assert threading.Thread.start.__module__ == "threading"
+        assert [t.name for t in threading.enumerate()] == ["MainThread"]
+        with Store(str(tmp_path / "t.db")) as s:
+            session = s.session()
+        assert session["status"] == "failed"
+        assert session["error"].startswith("recording could not start")
+

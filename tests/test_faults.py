@@ -458,3 +458,37 @@ def test_os_exit_keeps_code_and_reads_as_unfinished(record, tmp_path):
     assert_links_consistent(rec.events())
     listed = run_cinescope(["sessions", "--store", str(store), "--json"], cwd=tmp_path)
     assert [s["status"] for s in jsonl(listed.stdout)] == ["unfinished"]
+
+
+@pytest.mark.parametrize("backend", ["default", "trace"])
+def test_ctrl_c_reaches_the_program(record, backend):
+    """The default SIGINT handler raises KeyboardInterrupt wherever Python code
+    runs, the recorder's hooks included: it must still reach the program."""
+    env = {} if backend == "default" else {"CINESCOPE_BACKEND": backend}
+    rec = record("f_ctrl_c.py", trace=["f_ctrl_c"], env=env)
+    assert (rec.returncode, rec.stdout, rec.program_stderr()) == (0, "interrupted\n", "")
+    assert rec.session()["status"] == "finished"
+    assert rec.calls_of("step")
+
+
+def test_what_the_recorder_treats_as_the_programs_exception():
+    """An exception raised while a recorder hook runs is the program's unless
+    it is an ordinary Exception raised in Cinescope's own code: a KeyboardInterrupt
+    raised by the default SIGINT handler (C code) shows only the hook's frame."""
+    import os
+
+    import cinescope
+    from cinescope.capture.recorder import _raised_by_program
+
+    def raised_in(filename, exc_type):
+        try:
+            exec(compile(f"raise {exc_type}", filename, "exec"))
+        except BaseException as exc:
+            return exc
+
+    ours = os.path.join(os.path.dirname(cinescope.__file__), "capture", "hook.py")
+    theirs = os.path.join(str(PROGRAMS), "handler.py")
+    assert _raised_by_program(raised_in(ours, "KeyboardInterrupt"))
+    assert _raised_by_program(raised_in(ours, "SystemExit"))
+    assert not _raised_by_program(raised_in(ours, "ValueError"))       # a bug of ours
+    assert _raised_by_program(raised_in(theirs, "ValueError"))         # a handler's

@@ -209,7 +209,6 @@ class Actors:
     # -- processes -----------------------------------------------------------
     def _install_processes(self) -> None:
         rec = self.rec
-        actors = self
         BaseProcess = mp_process.BaseProcess
         start = BaseProcess.start
         bootstrap = BaseProcess._bootstrap

@@ -109,18 +109,27 @@ class Recorder:
         return f"p{self.pid}"
 
     def start(self) -> None:
+        """Start recording; on failure nothing stays hooked and the error is raised."""
         from .backends import choose_backend
-        self.flusher = Flusher(self.buffers, self.sink_factory(), self._fail)
+        self.flusher = Flusher(self.buffers, self.sink_factory(), self._writer_failed)
         self.active = True
-        st = self._new_thread_state(self.process_actor)
-        st.describe((R.ACTOR, _monotonic_ns(), self.process_actor, "process", self.process_name,
-                 self.parent_actor, self.pid))
-        self.actors.install()
-        if self.rank >= DEBUG:
-            self.channels.install()
-        self.backend = choose_backend(self)
-        self.flusher.start()   # before the backend, so it never traces the flusher
-        self.backend.start()
+        try:
+            st = self._new_thread_state(self.process_actor)
+            st.describe((R.ACTOR, _monotonic_ns(), self.process_actor, "process",
+                         self.process_name, self.parent_actor, self.pid))
+            self.actors.install()
+            if self.rank >= DEBUG:
+                self.channels.install()
+            self.backend = choose_backend(self)
+            self.flusher.start()   # before the backend, so it never traces the flusher
+            self.backend.start()
+        except BaseException as exc:
+            self.active = False
+            self.unpatch()
+            flusher, self.flusher = self.flusher, None
+            flusher.stop({"status": "failed", "exit_status": None,
+                          "error": f"recording could not start: {exc}"})
+            raise
         _register_fork_hooks(self)
 
     def stop(self, exit_info: dict | None = None, session_end: dict | None = None) -> None:
@@ -155,7 +164,7 @@ class Recorder:
         self.actors.after_fork()
         st.describe((R.ACTOR, _monotonic_ns(), self.process_actor, "process", self.process_name,
                  parent_actor, self.pid))
-        self.flusher = Flusher(self.buffers, self.sink_factory(), self._fail)
+        self.flusher = Flusher(self.buffers, self.sink_factory(), self._writer_failed)
         self.flusher.start()
 
     def patch(self, owner, name: str, replacement) -> None:
@@ -191,6 +200,14 @@ class Recorder:
         except Exception:
             pass
         self.unpatch()
+
+    def _writer_failed(self, exc: BaseException) -> None:
+        """The flusher could not write (a full disk, a store removed): stop
+        recording; never raise, the flusher is not the program's thread."""
+        try:
+            self._fail(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+        except BaseException:
+            self.active = False
 
     # -- threads and actors ---------------------------------------------------
     def thread_state(self) -> ThreadState:
@@ -386,6 +403,11 @@ class Recorder:
 
 
 def _raised_by_program(exc: BaseException) -> bool:
+    """True for an exception the program raised while the recorder ran: one
+    not of the Exception kind (KeyboardInterrupt from the default SIGINT
+    handler, SystemExit), or one whose innermost frame is not Cinescope's."""
+    if not isinstance(exc, Exception):
+        return True
     tb = exc.__traceback__
     if tb is None:
         return False
