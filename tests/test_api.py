@@ -60,6 +60,36 @@ def test_a_failing_block_is_recorded_as_failed(tmp_path):
         assert [e["kind"] for e in s.events()] == ["call", "return", "exit"]
 
 
+
+def uses_a_queue(q):
+    q.put("hello")
+    return q.get()
+
+
+def test_queues_are_hooked_only_once_planned_code_uses_one(tmp_path):
+    """A plan whose code never names a channel operation leaves queues alone:
+    they cost what they cost without Cinescope."""
+    import queue
+    original = queue.Queue._put
+    with cinescope.record([f"{__name__}:helper_that_counts", f"{__name__}:uses_a_queue"],
+                          store=str(tmp_path / "q.db")) as session:
+        helper_that_counts(3)
+        q = queue.Queue()
+        q.put(1)
+        q.get()
+        assert queue.Queue._put is original          # not hooked yet
+        uses_a_queue(q)
+        assert queue.Queue._put is not original      # hooked by the first planned put
+        uses_a_queue(q)
+    assert queue.Queue._put is original              # and unhooked at the end
+    with Store(session.store) as s:
+        sends = s.events(session.id, kinds=["send"])
+        receives = s.events(session.id, kinds=["receive"])
+    # hooked when the plan first met uses_a_queue, before its body ran: both
+    # of its round trips are recorded and paired; the unplanned put/get are not
+    assert [e["data"]["value"] for e in sends] == ["hello", "hello"]
+    assert [e["message"] for e in receives] == [e["message"] for e in sends]
+
 if hasattr(sys, "monitoring"):
     def test_another_tool_on_id_3_moves_cinescope_to_4(tmp_path):
         sys.monitoring.use_tool_id(3, "someone else")

@@ -15,7 +15,9 @@ the object it would have seen without Cinescope.
 
 A send is recorded when the code that sends is planned at level debug or
 more; a receive when the code that receives is, or when its message's send
-was recorded.
+was recorded. The hooks are installed the first time planned code names a
+channel operation (put, get, send, recv...), so that a plan that never
+touches a channel costs nothing on the program's queues.
 """
 from __future__ import annotations
 
@@ -55,8 +57,19 @@ class Channels:
     def __init__(self, rec):
         self.rec = rec
         self._pending: dict[int, dict[int, deque]] = {}  # id(queue) -> id(item) -> message ids
+        self.installed = False
+        self._lock = threading.Lock()
 
     def install(self) -> None:
+        """Hook the channels (once), when planned code first names a channel
+        operation: a program whose planned code never does pays nothing."""
+        with self._lock:
+            if self.installed:
+                return
+            self.installed = True
+            self._install()
+
+    def _install(self) -> None:
         rec = self.rec
         for cls in (queue.Queue, queue.LifoQueue, queue.PriorityQueue,
                     asyncio.Queue, asyncio.LifoQueue, asyncio.PriorityQueue):

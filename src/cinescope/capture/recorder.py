@@ -32,6 +32,8 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # raises when it first meets a planned function of this qualified name.
 _INJECTED_FAULT = os.environ.get("CINESCOPE_INJECT_FAULT")
 _CO_OPTIMIZED, _CO_VARARGS, _CO_VARKEYWORDS = 0x01, 0x04, 0x08
+# the names through which code sends or receives on a queue or a pipe
+_CHANNEL_NAMES = frozenset({"put", "put_nowait", "get", "get_nowait", "send", "recv"})
 # the program's main module; multiprocessing's spawned children import it as __mp_main__
 _MAIN_NAMES = frozenset({"__main__", "__mp_main__"})
 # comprehensions are functions to the interpreter but not to the reader
@@ -118,8 +120,6 @@ class Recorder:
             st.describe((R.ACTOR, _monotonic_ns(), self.process_actor, "process",
                          self.process_name, self.parent_actor, self.pid))
             self.actors.install()
-            if self.rank >= DEBUG:
-                self.channels.install()
             self.backend = choose_backend(self)
             self.flusher.start()   # before the backend, so it never traces the flusher
             self.backend.start()
@@ -265,6 +265,12 @@ class Recorder:
     def decide(self, code, frame) -> CodeInfo | None:
         """The plan's verdict on a code object seen for the first time."""
         module = frame.f_globals.get("__name__") if frame is not None else None
+        if (not self.channels.installed and self.rank >= DEBUG
+                and not _CHANNEL_NAMES.isdisjoint(code.co_names)
+                and self.level_for(code, module, functions_only=False) >= DEBUG):
+            # planned code names a channel operation: from now on, hook channels
+            # (until then queues and pipes cost nothing extra)
+            self.channels.install()
         rank = self.level_for(code, module)
         if not rank:
             return None

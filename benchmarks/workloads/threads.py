@@ -1,0 +1,45 @@
+"""Threads: producers and a consumer over queue.Queue. argv[1]: items per producer."""
+import queue
+import sys
+import threading
+import time
+
+PRODUCERS = 2
+
+
+def work(item):
+    return item * 2
+
+
+def setup(n):
+    return n
+
+
+def producer(q, n):
+    for i in range(n):
+        q.put(work(i))
+
+
+def consumer(q, total):
+    for _ in range(total):
+        work(q.get())
+
+
+def main(n):
+    q = queue.Queue(maxsize=1000)
+    threads = [threading.Thread(target=producer, args=(q, setup(n))) for _ in range(PRODUCERS)]
+    threads.append(threading.Thread(target=consumer, args=(q, PRODUCERS * n)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1])
+    start = time.perf_counter()
+    main(n)
+    elapsed = time.perf_counter() - start
+    # work per item twice, producer/consumer/setup per thread, main
+    print(f"BENCH seconds={elapsed:.6f} calls={2 * PRODUCERS * n + 2 * PRODUCERS + 2}",
+          file=sys.stderr)
