@@ -10,7 +10,7 @@ ifeq ($(NEWEST),)
 $(error No supported Python (3.13, 3.12 or 3.11) found: install one, e.g. with pyenv)
 endif
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv bench clean
 
 # venv-X.Y/.installed: one virtualenv per interpreter, reinstalled when pyproject.toml changes.
 define venv_rule
@@ -38,6 +38,14 @@ test: $(foreach v,$(VERSIONS),.venv-$(v)/$(STAMP))
 	  .venv-$$v/bin/python -m pytest -q $(PYTEST_ARGS) || status=1; \
 	done; \
 	if [ $$status -ne 0 ]; then echo "FAILED on at least one Python"; fi; exit $$status
+
+# Overhead side by side with cProfile, VizTracer and py-tt-debug (installed into
+# each virtualenv from benchmarks/requirements.txt), on every Python found.
+bench: $(foreach v,$(VERSIONS),.venv-$(v)/$(STAMP))
+	@for v in $(VERSIONS); do \
+	  .venv-$$v/bin/python -m pip install -q -r benchmarks/requirements.txt || true; \
+	  .venv-$$v/bin/python benchmarks/overhead.py $(BENCH_ARGS); \
+	done
 
 clean:
 	rm -rf .venv .venv-3.* build src/*.egg-info examples/bank/.cinescope/recordings.db*
