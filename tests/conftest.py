@@ -101,3 +101,29 @@ def by_id(events):
 
 def jsonl(text: str):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def writer_processes(store) -> list[int]:
+    """pids of writer processes writing into `store` (Linux /proc)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if b"cinescope.store.writer_process" in argv and str(store).encode() in argv:
+            pids.append(int(entry))
+    return pids
+
+
+def wait_for_writers(store, timeout=30.0):
+    """After the program is gone, its writer stores what it was sent, then exits."""
+    import time
+    deadline = time.monotonic() + timeout
+    while writer_processes(store):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"a writer process into {store} is still running")
+        time.sleep(0.02)

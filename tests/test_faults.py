@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from conftest import PROGRAMS, jsonl, plain_run, run_cinescope
+from conftest import (PROGRAMS, jsonl, plain_run, run_cinescope, wait_for_writers,
+                      writer_processes)
 from cinescope.store import Store
 
 TIMEOUT = 60   # generous: the machine is shared; only ever waited on a condition
@@ -166,6 +167,7 @@ def test_sigkill_leaves_a_consistent_readable_store(start, record, tmp_path):
     returncode, out, err = run.finish()
     assert returncode == -signal.SIGKILL
     assert out == "ready\n"
+    wait_for_writers(store)    # it stores what the program sent before it died
 
     assert integrity(store) == [("ok",)]
     session = stored_session(store)
@@ -447,6 +449,7 @@ def test_os_exit_keeps_code_and_reads_as_unfinished(record, tmp_path):
     assert rec.returncode == 5
     assert rec.stdout == plain.stdout == "[0, 3, 6, 9, 12]\n"
     assert rec.stderr == plain.stderr == ""        # no atexit: no summary line either
+    wait_for_writers(store)
 
     assert integrity(store) == [("ok",)]
     session = rec.session()
@@ -492,3 +495,34 @@ def test_what_the_recorder_treats_as_the_programs_exception():
     assert _raised_by_program(raised_in(ours, "SystemExit"))
     assert not _raised_by_program(raised_in(ours, "ValueError"))       # a bug of ours
     assert _raised_by_program(raised_in(theirs, "ValueError"))         # a handler's
+
+
+def test_the_writer_process_ends_with_the_recording(record, tmp_path):
+    """Recording writes in a process of its own, which neither outlives a
+    finished recording nor dies with the program's process group."""
+    store = tmp_path / "store.db"
+    rec = record("calls.py", trace=["calls"], store=store)
+    assert rec.returncode == 0
+    assert writer_processes(store) == []        # gone when `record` returns
+
+    # Ctrl-C in a terminal: SIGINT to the program's whole process group
+    group = tmp_path / "group.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cinescope", "record", "--store", str(group),
+         "--trace", "f_forever:tick", str(PROGRAMS / "f_forever.py")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        wait_until(lambda: writer_processes(group), what="a writer process")
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGINT and "KeyboardInterrupt" in err
+    wait_for_writers(group)
+    session = stored_session(group)
+    assert session["status"] == "interrupted"
+    assert len(calls_of(stored(group), "tick")) >= 300

@@ -22,7 +22,8 @@ import time
 from .capture.backends import backend_name
 from .capture.plan import Plan, build_plan
 from .capture.recorder import Recorder
-from .store.writer import SessionWriter, create_session
+from .store.pipe import WriterProcess
+from .store.writer import create_session
 
 DEFAULT_STORE = os.path.join(".cinescope", "recordings.db")
 DEFAULT_PLAN = os.path.join(".cinescope", "plan.toml")
@@ -42,7 +43,6 @@ class Recording:
         self.recorder: Recorder | None = None
         self.started = 0.0
         self.duration = 0.0
-        self._writer: SessionWriter | None = None
         self._previous_sigterm = None
 
     def start(self) -> "Recording":
@@ -64,10 +64,7 @@ class Recording:
         store, session = self.store, self.id
 
         def factory():
-            writer = SessionWriter(store, session, self.recorder.modules)
-            if os.getpid() == self._pid:
-                self._writer = writer
-            return writer
+            return WriterProcess(store, session, self.recorder.modules)
         self._pid = os.getpid()
         return factory
 
@@ -114,7 +111,7 @@ def start_child(config: dict) -> None:
     rec_holder: dict = {}
 
     def factory():
-        return SessionWriter(config["store"], config["session"], rec_holder["rec"].modules)
+        return WriterProcess(config["store"], config["session"], rec_holder["rec"].modules)
 
     rec = Recorder(plan, factory, main_alias=config.get("main_alias"),
                    main_file=config.get("main_file"),

@@ -156,6 +156,9 @@ class Recorder:
         """In a forked child: the parent's buffers and writer are the parent's;
         this process records as a new actor, spawned by the thread that forked."""
         parent_actor = self.current_actor(self.thread_state())
+        abandon = getattr(self.flusher.sink, "abandon", None)
+        if abandon is not None:
+            abandon()     # the parent's writer is the parent's
         self.pid = os.getpid()
         self.parent_actor = parent_actor
         self.buffers.reset_after_fork(None)
