@@ -1,4 +1,5 @@
 """Spawns and exits of threads, tasks and processes, linked spawner -> spawned."""
+import pytest
 
 
 def test_threads_spawn_and_exit(record):
@@ -52,8 +53,10 @@ def test_tasks_spawn_and_exit_with_outcome(record):
     assert {actors[e["actor"]]["name"] for e in consume_calls} == {"consumer"}
 
 
-def test_child_process_is_an_actor_of_the_session(record):
-    rec = record("mp_channels.py", "fork", trace=["mp_channels"])
+@pytest.mark.parametrize("level", ["debug", "minimal"])   # minimal: the C rings on 3.12+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_child_process_is_an_actor_of_the_session(record, method, level):
+    rec = record("mp_channels.py", method, trace=["mp_channels"], level=level)
     actors = {a["id"]: a for a in rec.actors()}
     [spawn] = [s for s in rec.events("spawn") if s["data"]["kind"] == "process"]
     child = actors[spawn["other_actor"]]
@@ -63,3 +66,6 @@ def test_child_process_is_an_actor_of_the_session(record):
     assert exit_event["data"] == {"exitcode": 0}
     child_calls = [e for e in rec.events("call") if e["actor"] == child["id"]]
     assert [c["location"]["function"] for c in child_calls] == ["child"]
+    # the parent's records are the parent's: none is written twice by the child
+    parent_calls = [e for e in rec.events("call") if e["actor"] == spawn["actor"]]
+    assert [c["location"]["function"] for c in parent_calls] == ["main"]

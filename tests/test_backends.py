@@ -10,7 +10,8 @@ import pytest
 PROGRAMS = [("calls.py", ["calls"]), ("stateful.py", ["stateful"]),
             ("lines.py", ["lines:compute=full", "lines"]), ("threads_queue.py", ["threads_queue"]),
             ("asyncio_queue.py", ["asyncio_queue"])]
-BACKENDS = (["monitoring"] if hasattr(sys, "monitoring") else []) + ["trace", "profile"]
+BACKENDS = (["monitoring", "monitoring-py"] if hasattr(sys, "monitoring") else []) + \
+    ["trace", "profile"]
 
 
 def story(rec, exact=True):
@@ -56,6 +57,22 @@ def test_backends_agree(record, program, trace, tmp_path):
         else:
             assert unresolved == []
             assert story(runs[backend]) == story(runs[reference]), backend
+
+
+@pytest.mark.parametrize("program,trace", PROGRAMS)
+def test_backends_agree_at_minimal(record, program, trace, tmp_path):
+    """At level minimal the C hot path writes the calls and returns itself
+    (3.12+): its records must be the pure-Python backends' records."""
+    runs = {b: record(program, trace=trace, level="minimal", env={"CINESCOPE_BACKEND": b},
+                      store=tmp_path / f"{b}.db") for b in BACKENDS}
+    for backend, rec in runs.items():
+        assert rec.returncode == 0, (backend, rec.stderr)
+        assert rec.session()["backend"] == backend
+        assert rec.session()["error"] is None
+    reference = story(runs[BACKENDS[0]], exact=False)
+    assert any(e[0] == "call" for events in reference.values() for e in events)
+    for backend in BACKENDS[1:]:
+        assert story(runs[backend], exact=False) == reference, backend
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

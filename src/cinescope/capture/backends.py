@@ -1,14 +1,18 @@
 """Choosing how the interpreter tells the recorder what runs.
 
 - ``monitoring`` (3.12+, default there): sys.monitoring, events enabled only
-  on planned code objects.
+  on planned code objects; calls and returns of level-minimal code are
+  written by the C extension (`_hot.c`) into per-thread rings.
+- ``monitoring-py``: the same in pure Python: the reference the C path is
+  tested against, and the fallback where the extension was not built.
 - ``profile`` (3.11 default): sys.setprofile, which a debugger leaves alone
   (pydevd owns sys.settrace on 3.11).
 - ``trace``: sys.settrace, with a local trace function only on planned frames;
   cheaper for unplanned code (no C-call events), but a debugger that attaches
   later replaces it.
 
-CINESCOPE_BACKEND=monitoring|trace|profile forces one (tests compare them).
+CINESCOPE_BACKEND=monitoring|monitoring-py|trace|profile forces one (tests
+compare them).
 """
 from __future__ import annotations
 
@@ -20,22 +24,35 @@ class BackendError(RuntimeError):
     pass
 
 
+def _hot_available() -> bool:
+    try:
+        from . import _hot
+    except ImportError:
+        return False
+    return bool(_hot.HAS_MONITORING)
+
+
 def backend_name() -> str:
     """The backend a recording started now would use."""
     wanted = os.environ.get("CINESCOPE_BACKEND", "")
-    if wanted not in ("", "monitoring", "trace", "profile"):
-        raise BackendError(f"CINESCOPE_BACKEND={wanted!r}: use monitoring, trace or profile")
-    if wanted == "monitoring" and not hasattr(sys, "monitoring"):
-        raise BackendError("CINESCOPE_BACKEND=monitoring needs Python 3.12 or newer")
-    if wanted:
+    if wanted not in ("", "monitoring", "monitoring-py", "trace", "profile"):
+        raise BackendError(f"CINESCOPE_BACKEND={wanted!r}: use monitoring, monitoring-py, "
+                           "trace or profile")
+    if wanted.startswith("monitoring") and not hasattr(sys, "monitoring"):
+        raise BackendError(f"CINESCOPE_BACKEND={wanted} needs Python 3.12 or newer")
+    if wanted in ("trace", "profile"):
         return wanted
-    return "monitoring" if hasattr(sys, "monitoring") else "profile"
+    if not hasattr(sys, "monitoring"):
+        return "profile"
+    if wanted == "monitoring-py" or not _hot_available():
+        return "monitoring-py"
+    return "monitoring"
 
 
 def choose_backend(rec):
     name = backend_name()
-    if name == "monitoring":
+    if name.startswith("monitoring"):
         from .monitoring import MonitoringBackend
-        return MonitoringBackend(rec)
+        return MonitoringBackend(rec, use_c=name == "monitoring")
     from .tracing import TraceBackend
     return TraceBackend(rec, name)

@@ -68,6 +68,8 @@ class BufferSet:
         self.wake = lambda: None  # set by the flusher
         self.draining = True      # False once no flusher will empty the buffers
         self._dropped_reported = 0
+        # other places records wait in (the C rings): drain(cutoff), take_dropped()
+        self.sources: list = []
 
     def new_buffer(self) -> ThreadBuffer:
         buf = ThreadBuffer(self.capacity, self.policy, self)
@@ -75,16 +77,28 @@ class BufferSet:
             self._buffers.append(buf)
         return buf
 
-    def drain(self) -> list[tuple]:
-        """Take every record now in the buffers, oldest first within each thread."""
+    def drain(self, cutoff: int | None = None) -> list[tuple]:
+        """Take the records written at or before `cutoff` (all, if None), oldest
+        first within each thread; the records that describe, all of them. One
+        cutoff for every buffer and ring, so that no record written before
+        another is left for the next batch while the other goes in this one."""
         with self._lock:
             buffers = list(self._buffers)
         out: list[tuple] = []
         for buf in buffers:
-            for records in (buf.meta, buf.records):
-                pop = records.popleft
+            pop = buf.meta.popleft
+            for _ in range(len(buf.meta)):
+                out.append(pop())
+            records = buf.records
+            pop = records.popleft
+            if cutoff is None:
                 for _ in range(len(records)):
                     out.append(pop())
+            else:
+                while records and records[0][1] <= cutoff:
+                    out.append(pop())
+        for source in self.sources:
+            out.extend(source.drain(cutoff if cutoff is not None else 2 ** 64 - 1))
         return out
 
     def take_dropped(self) -> int:
@@ -93,7 +107,7 @@ class BufferSet:
             total = sum(b.dropped for b in self._buffers)
         new = total - self._dropped_reported
         self._dropped_reported = total
-        return new
+        return new + sum(source.take_dropped() for source in self.sources)
 
     def reset_after_fork(self, keep: ThreadBuffer | None) -> None:
         """In a forked child: the parent's records are the parent's to write."""

@@ -9,6 +9,7 @@ program's. A sink is any object with ``write(records, dropped)`` and
 from __future__ import annotations
 
 import threading
+import time
 
 FLUSH_INTERVAL = 0.05
 
@@ -38,9 +39,9 @@ class Flusher(threading.Thread):
             if not self._stopping:
                 self.flush()
 
-    def flush(self) -> None:
+    def flush(self, final: bool = False) -> None:
         with self._io:
-            records = self.buffers.drain()
+            records = self.buffers.drain(None if final else time.monotonic_ns())
             dropped = self.buffers.take_dropped()
             if not (records or dropped):
                 return
@@ -56,7 +57,7 @@ class Flusher(threading.Thread):
         self._wake.set()
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout=5)
-        self.flush()
+        self.flush(final=True)
         self.buffers.draining = False
         with self._io:
             try:

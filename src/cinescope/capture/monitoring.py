@@ -8,12 +8,19 @@ level full. PY_UNWIND and PY_THROW can only be global; their callbacks look
 the code up and return at once for unplanned code.
 
 Tool id 3 (4 if 3 is taken): 0 is debugpy's, 1 coverage's, 2 the profilers'.
+
+With the C extension (`use_c`), PY_START, PY_RESUME, PY_RETURN and PY_YIELD
+are C functions (capture/_hot.c): for level-minimal code they write records
+into per-thread rings themselves; for the rest they call the same Python
+handlers as below. The flusher drains the rings with the thread buffers.
 """
 from __future__ import annotations
 
+import asyncio
 import sys
 
-from .recorder import FULL
+from . import records as R
+from .recorder import FULL, MINIMAL
 
 mon = sys.monitoring
 E = mon.events
@@ -26,9 +33,12 @@ _getframe = sys._getframe
 class MonitoringBackend:
     name = "monitoring"
 
-    def __init__(self, rec):
+    def __init__(self, rec, use_c: bool = False):
         self.rec = rec
         self.tool = None
+        self.use_c = use_c
+        self.name = "monitoring" if use_c else "monitoring-py"
+        self.hot = None
 
     def start(self) -> None:
         from .backends import BackendError
@@ -111,11 +121,79 @@ class MonitoringBackend:
         callbacks = {E.PY_START: py_start, E.PY_RESUME: py_resume, E.PY_THROW: py_throw,
                      E.PY_RETURN: py_return, E.PY_YIELD: py_yield, E.PY_UNWIND: py_unwind,
                      E.LINE: line}
+        if self.use_c:
+            callbacks.update(self._c_callbacks())
         for event, callback in callbacks.items():
             mon.register_callback(tool, event, callback)
         mon.set_events(tool, _GLOBAL)
 
+    def _c_callbacks(self) -> dict:
+        """The C hot path: its callbacks, and the Python it calls back."""
+        from . import _hot
+        rec = self.rec
+        tool = self.tool
+        modes: dict = {}           # code -> index << 2 | mode (1: C, 2: Python)
+        codes: list = []
+        actors: list = []
+        actor_index: dict = {}
+
+        def index_of(key):
+            index = actor_index.get(key)
+            if index is None:
+                index = actor_index[key] = len(actors)
+                actors.append(key)
+            return index
+
+        def decide(code):
+            try:
+                info = rec.decide(code, _getframe(1))
+            except Exception as exc:
+                rec._fail(exc)
+                return None
+            if info is None:
+                return None
+            mon.set_local_events(tool, code, _LOCAL | (E.LINE if info.rank >= FULL else 0))
+            modes[code] = len(codes) << 2 | (1 if info.rank == MINIMAL else 2)
+            codes.append(code)
+            return modes[code]
+
+        def thread_actor():
+            return index_of(rec.thread_state().actor)
+
+        def task_actor(task):
+            key = rec.actors.task_keys.get(task)
+            if key is None:
+                key = rec.actors.adopt_task(task, rec.thread_state())
+            return index_of(key)
+
+        def handler(method, **kwargs):
+            def call(code, *value):
+                try:
+                    method(code, _getframe(1), *value, **kwargs)
+                except Exception as exc:
+                    rec._fail(exc)
+            return call
+
+        self.hot = _hot.Hot(
+            modes=modes, codes=codes, actors=actors, decide=decide,
+            on_call=handler(rec.on_call), on_resume=handler(rec.on_call, resumed=True),
+            on_return=handler(rec.on_return), on_yield=handler(rec.on_return, yielded=True),
+            thread_actor=thread_actor, task_actor=task_actor,
+            get_running_loop=asyncio.events._get_running_loop,
+            current_task=asyncio.current_task, disable=DISABLE, no_value=R.NO_VALUE,
+            wake=lambda: rec.buffers.wake(), capacity=rec.plan.buffer_size,
+            policy=("drop_oldest", "drop_newest", "block").index(rec.plan.overflow))
+        rec.buffers.sources.append(self.hot)
+        return {E.PY_START: self.hot.py_start, E.PY_RESUME: self.hot.py_resume,
+                E.PY_RETURN: self.hot.py_return, E.PY_YIELD: self.hot.py_yield}
+
+    def after_fork(self) -> None:
+        if self.hot is not None:
+            self.hot.reset()
+
     def stop(self) -> None:
+        if self.hot is not None:
+            self.hot.set_active(False)
         tool, self.tool = self.tool, None
         if tool is None:
             return

@@ -162,6 +162,9 @@ class Recorder:
         self.pid = os.getpid()
         self.parent_actor = parent_actor
         self.buffers.reset_after_fork(None)
+        after_fork = getattr(self.backend, "after_fork", None)
+        if after_fork is not None:
+            after_fork()
         self.tls = threading.local()
         st = self._new_thread_state(self.process_actor)
         self.actors.after_fork()

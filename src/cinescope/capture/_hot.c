@@ -1,0 +1,516 @@
+/* The recorder's hot path in C: sys.monitoring callbacks (Python 3.12+) that
+ * write fixed-size records into per-thread rings.
+ *
+ * A code object's mode is decided once, in Python (Recorder.decide), and kept
+ * in a dict: not planned (the callback returns DISABLE, the code never calls
+ * back again), mode 1 (level minimal: the call, return, yield or resume is a
+ * 24-byte record written here), or mode 2 (debug and full: the Python
+ * handler is called, as the pure-Python backend would). Rings are read by the
+ * flusher through drain(), under the GIL, which both sides hold: no atomics
+ * are needed while the rings live in this process.
+ *
+ * The pure-Python backend (monitoring.py) stays the reference: the tests
+ * record the same programs with both and compare the events.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <time.h>
+
+#if PY_VERSION_HEX >= 0x030C0000
+#define HAVE_MONITORING 1
+#endif
+
+enum { K_CALL = 1, K_RETURN = 2 };
+enum { F_RESUMED = 1, F_YIELDED = 2 };
+enum { DROP_OLDEST = 0, DROP_NEWEST = 1, BLOCK = 2 };
+#define NO_ACTOR UINT32_MAX
+
+typedef struct {
+    uint64_t ts;
+    uint32_t code;     /* index into the code list */
+    uint32_t actor;    /* index into the actor list */
+    uint8_t kind;
+    uint8_t flags;
+} Record;
+
+typedef struct Ring {
+    Record *records;
+    Py_ssize_t capacity;          /* a power of two */
+    Py_ssize_t head, tail;        /* running counts: written, read */
+    uint64_t dropped, dropped_reported;
+    uint32_t thread_actor;
+    PyObject *task;               /* the task last seen running here (strong) */
+    uint32_t task_actor;
+    struct Ring *next;
+} Ring;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *modes;          /* code -> int: index << 2 | mode */
+    PyObject *codes;          /* list: index -> code object */
+    PyObject *actors;         /* list: index -> actor key */
+    PyObject *decide;         /* decide(code) -> int or None */
+    PyObject *on_call, *on_resume, *on_return, *on_yield;   /* mode 2 handlers */
+    PyObject *thread_actor;   /* thread_actor() -> actor index of this thread */
+    PyObject *task_actor;     /* task_actor(task) -> actor index */
+    PyObject *get_running_loop, *current_task;
+    PyObject *disable, *no_value, *wake;
+    Py_tss_t tss;
+    Ring *rings;
+    Py_ssize_t capacity;
+    int policy;
+    int active;
+} Hot;
+
+static void
+free_rings(Hot *self)
+{
+    Ring *ring = self->rings;
+    while (ring != NULL) {
+        Ring *next = ring->next;
+        Py_CLEAR(ring->task);
+        PyMem_RawFree(ring->records);
+        PyMem_RawFree(ring);
+        ring = next;
+    }
+    self->rings = NULL;
+    if (PyThread_tss_is_created(&self->tss)) {
+        PyThread_tss_set(&self->tss, NULL);
+    }
+}
+
+#ifdef HAVE_MONITORING
+/* (3.11 has no sys.monitoring: its C profile hook, to come, will share these) */
+static uint64_t
+now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);     /* Python's time.monotonic_ns() */
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static Ring *
+thread_ring(Hot *self)
+{
+    Ring *ring = (Ring *)PyThread_tss_get(&self->tss);
+    if (ring != NULL) {
+        return ring;
+    }
+    PyObject *index = PyObject_CallNoArgs(self->thread_actor);
+    if (index == NULL) {
+        return NULL;
+    }
+    long actor = PyLong_AsLong(index);
+    Py_DECREF(index);
+    if (actor == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    ring = PyMem_RawCalloc(1, sizeof(Ring));
+    if (ring == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    ring->records = PyMem_RawMalloc(sizeof(Record) * (size_t)self->capacity);
+    if (ring->records == NULL) {
+        PyMem_RawFree(ring);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    ring->capacity = self->capacity;
+    ring->thread_actor = (uint32_t)actor;
+    ring->task_actor = NO_ACTOR;
+    ring->next = self->rings;
+    self->rings = ring;
+    if (PyThread_tss_set(&self->tss, ring) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot keep a per-thread ring");
+        return NULL;
+    }
+    return ring;
+}
+
+/* The actor an event belongs to: the running asyncio task, or the thread. */
+static uint32_t
+current_actor(Hot *self, Ring *ring)
+{
+    PyObject *loop = PyObject_CallNoArgs(self->get_running_loop);
+    if (loop == NULL) {
+        return NO_ACTOR;
+    }
+    if (loop == Py_None) {
+        Py_DECREF(loop);
+        return ring->thread_actor;
+    }
+    PyObject *task = PyObject_CallOneArg(self->current_task, loop);
+    Py_DECREF(loop);
+    if (task == NULL) {
+        return NO_ACTOR;
+    }
+    if (task == Py_None) {
+        Py_DECREF(task);
+        return ring->thread_actor;
+    }
+    if (task == ring->task) {       /* held by the ring: its address is not reused */
+        Py_DECREF(task);
+        return ring->task_actor;
+    }
+    PyObject *index = PyObject_CallOneArg(self->task_actor, task);
+    if (index == NULL) {
+        Py_DECREF(task);
+        return NO_ACTOR;
+    }
+    long actor = PyLong_AsLong(index);
+    Py_DECREF(index);
+    if (actor == -1 && PyErr_Occurred()) {
+        Py_DECREF(task);
+        return NO_ACTOR;
+    }
+    Py_XSETREF(ring->task, task);
+    ring->task_actor = (uint32_t)actor;
+    return ring->task_actor;
+}
+
+static PyObject *
+write_record(Hot *self, int kind, int flags, long code_index)
+{
+    Ring *ring = thread_ring(self);
+    if (ring == NULL) {
+        return NULL;
+    }
+    uint32_t actor = current_actor(self, ring);
+    if (actor == NO_ACTOR) {
+        return NULL;
+    }
+    uint64_t ts = now_ns();
+    while (ring->head - ring->tail >= ring->capacity) {
+        if (self->policy == DROP_NEWEST) {
+            ring->dropped++;
+            Py_RETURN_NONE;
+        }
+        if (self->policy == DROP_OLDEST) {
+            ring->tail++;
+            ring->dropped++;
+            break;
+        }
+        /* BLOCK: wake the flusher and let it run until there is room */
+        if (!self->active) {
+            ring->dropped++;
+            Py_RETURN_NONE;
+        }
+        PyObject *r = PyObject_CallNoArgs(self->wake);
+        if (r == NULL) {
+            return NULL;
+        }
+        Py_DECREF(r);
+        Py_BEGIN_ALLOW_THREADS
+        struct timespec pause = {0, 500000};
+        nanosleep(&pause, NULL);
+        Py_END_ALLOW_THREADS
+    }
+    Record *record = &ring->records[ring->head & (ring->capacity - 1)];
+    record->ts = ts;
+    record->code = (uint32_t)code_index;
+    record->actor = actor;
+    record->kind = (uint8_t)kind;
+    record->flags = (uint8_t)flags;
+    ring->head++;
+    Py_RETURN_NONE;
+}
+
+/* The mode of a code object; -1 with an exception set; 0 for DISABLE. */
+static long
+mode_of(Hot *self, PyObject *code, int may_decide)
+{
+    PyObject *value = PyDict_GetItemWithError(self->modes, code);
+    if (value != NULL) {
+        return PyLong_AsLong(value);
+    }
+    if (PyErr_Occurred() || !may_decide) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    PyObject *decided = PyObject_CallOneArg(self->decide, code);
+    if (decided == NULL) {
+        return -1;
+    }
+    long mode = decided == Py_None ? 0 : PyLong_AsLong(decided);
+    Py_DECREF(decided);
+    return mode;
+}
+
+static PyObject *
+hot_py_start(Hot *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "py_start(code, offset)");
+        return NULL;
+    }
+    if (!self->active) {
+        return Py_NewRef(self->disable);
+    }
+    long mode = mode_of(self, args[0], 1);
+    if (mode == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (mode == 0) {
+        return Py_NewRef(self->disable);
+    }
+    if ((mode & 3) == 2) {
+        return PyObject_CallOneArg(self->on_call, args[0]);
+    }
+    return write_record(self, K_CALL, 0, mode >> 2);
+}
+
+static PyObject *
+hot_py_resume(Hot *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || !self->active) {
+        Py_RETURN_NONE;
+    }
+    long mode = mode_of(self, args[0], 0);
+    if (mode <= 0) {
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    }
+    if ((mode & 3) == 2) {
+        return PyObject_CallOneArg(self->on_resume, args[0]);
+    }
+    return write_record(self, K_CALL, F_RESUMED, mode >> 2);
+}
+
+static PyObject *
+leave(Hot *self, PyObject *const *args, Py_ssize_t nargs, PyObject *handler, int flags)
+{
+    if (nargs < 3 || !self->active) {
+        Py_RETURN_NONE;
+    }
+    long mode = mode_of(self, args[0], 0);
+    if (mode <= 0) {
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    }
+    if ((mode & 3) == 2) {
+        PyObject *call_args[2] = {args[0], args[2]};
+        return PyObject_Vectorcall(handler, call_args, 2, NULL);
+    }
+    return write_record(self, K_RETURN, flags, mode >> 2);
+}
+
+static PyObject *
+hot_py_return(Hot *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return leave(self, args, nargs, self->on_return, 0);
+}
+
+static PyObject *
+hot_py_yield(Hot *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return leave(self, args, nargs, self->on_yield, F_YIELDED);
+}
+#endif
+
+/* drain(cutoff_ns) -> records (as capture.records lays them out) written at
+ * or before cutoff_ns, oldest first within each thread. */
+static PyObject *
+hot_drain(Hot *self, PyObject *arg)
+{
+    unsigned long long cutoff = PyLong_AsUnsignedLongLong(arg);
+    if (cutoff == (unsigned long long)-1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Ring *ring = self->rings; ring != NULL; ring = ring->next) {
+        while (ring->tail < ring->head) {
+            Record *r = &ring->records[ring->tail & (ring->capacity - 1)];
+            if (r->ts > cutoff) {
+                break;
+            }
+            PyObject *code = PyList_GetItem(self->codes, r->code);
+            PyObject *actor = PyList_GetItem(self->actors, r->actor);
+            if (code == NULL || actor == NULL) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            PyObject *item;
+            if (r->kind == K_CALL) {
+                item = Py_BuildValue("(iKOOOOO)", K_CALL, (unsigned long long)r->ts, actor,
+                                     code, Py_None, Py_None,
+                                     (r->flags & F_RESUMED) ? Py_True : Py_False);
+            } else {
+                item = Py_BuildValue("(iKOOOO)", K_RETURN, (unsigned long long)r->ts, actor,
+                                     code, self->no_value,
+                                     (r->flags & F_YIELDED) ? Py_True : Py_False);
+            }
+            if (item == NULL || PyList_Append(out, item) < 0) {
+                Py_XDECREF(item);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(item);
+            ring->tail++;
+        }
+    }
+    return out;
+}
+
+static PyObject *
+hot_take_dropped(Hot *self, PyObject *Py_UNUSED(ignored))
+{
+    unsigned long long total = 0;
+    for (Ring *ring = self->rings; ring != NULL; ring = ring->next) {
+        total += ring->dropped - ring->dropped_reported;
+        ring->dropped_reported = ring->dropped;
+    }
+    return PyLong_FromUnsignedLongLong(total);
+}
+
+static PyObject *
+hot_set_active(Hot *self, PyObject *arg)
+{
+    self->active = PyObject_IsTrue(arg);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+hot_reset(Hot *self, PyObject *Py_UNUSED(ignored))
+{
+    free_rings(self);     /* in a forked child: the parent's records are the parent's */
+    Py_RETURN_NONE;
+}
+
+static int
+hot_init(Hot *self, PyObject *args, PyObject *kwds)
+{
+    static char *names[] = {"modes", "codes", "actors", "decide", "on_call", "on_resume",
+                            "on_return", "on_yield", "thread_actor", "task_actor",
+                            "get_running_loop", "current_task", "disable", "no_value",
+                            "wake", "capacity", "policy", NULL};
+    PyObject *o[15];
+    Py_ssize_t capacity;
+    int policy;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!OOOOOOOOOOOOni", names,
+                                     &PyDict_Type, &o[0], &PyList_Type, &o[1],
+                                     &PyList_Type, &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                                     &o[8], &o[9], &o[10], &o[11], &o[12], &o[13], &o[14],
+                                     &capacity, &policy)) {
+        return -1;
+    }
+    Py_ssize_t size = 16;
+    while (size < capacity) {
+        size <<= 1;
+    }
+    PyObject **slots[15] = {&self->modes, &self->codes, &self->actors, &self->decide,
+                            &self->on_call, &self->on_resume, &self->on_return,
+                            &self->on_yield, &self->thread_actor, &self->task_actor,
+                            &self->get_running_loop, &self->current_task, &self->disable,
+                            &self->no_value, &self->wake};
+    for (int i = 0; i < 15; i++) {
+        Py_XSETREF(*slots[i], Py_NewRef(o[i]));
+    }
+    self->capacity = size;
+    self->policy = policy;
+    self->active = 1;
+    if (!PyThread_tss_is_created(&self->tss) && PyThread_tss_create(&self->tss) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot create the per-thread ring key");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+hot_traverse(Hot *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->modes); Py_VISIT(self->codes); Py_VISIT(self->actors);
+    Py_VISIT(self->decide); Py_VISIT(self->on_call); Py_VISIT(self->on_resume);
+    Py_VISIT(self->on_return); Py_VISIT(self->on_yield); Py_VISIT(self->thread_actor);
+    Py_VISIT(self->task_actor); Py_VISIT(self->get_running_loop);
+    Py_VISIT(self->current_task); Py_VISIT(self->disable); Py_VISIT(self->no_value);
+    Py_VISIT(self->wake);
+    for (Ring *ring = self->rings; ring != NULL; ring = ring->next) {
+        Py_VISIT(ring->task);
+    }
+    return 0;
+}
+
+static int
+hot_clear(Hot *self)
+{
+    Py_CLEAR(self->modes); Py_CLEAR(self->codes); Py_CLEAR(self->actors);
+    Py_CLEAR(self->decide); Py_CLEAR(self->on_call); Py_CLEAR(self->on_resume);
+    Py_CLEAR(self->on_return); Py_CLEAR(self->on_yield); Py_CLEAR(self->thread_actor);
+    Py_CLEAR(self->task_actor); Py_CLEAR(self->get_running_loop);
+    Py_CLEAR(self->current_task); Py_CLEAR(self->disable); Py_CLEAR(self->no_value);
+    Py_CLEAR(self->wake);
+    return 0;
+}
+
+static void
+hot_dealloc(Hot *self)
+{
+    PyObject_GC_UnTrack(self);
+    free_rings(self);
+    if (PyThread_tss_is_created(&self->tss)) {
+        PyThread_tss_delete(&self->tss);
+    }
+    hot_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef hot_methods[] = {
+#ifdef HAVE_MONITORING
+    {"py_start", (PyCFunction)(void (*)(void))hot_py_start, METH_FASTCALL, "PY_START callback"},
+    {"py_resume", (PyCFunction)(void (*)(void))hot_py_resume, METH_FASTCALL, "PY_RESUME"},
+    {"py_return", (PyCFunction)(void (*)(void))hot_py_return, METH_FASTCALL, "PY_RETURN"},
+    {"py_yield", (PyCFunction)(void (*)(void))hot_py_yield, METH_FASTCALL, "PY_YIELD"},
+#endif
+    {"drain", (PyCFunction)hot_drain, METH_O, "records written at or before a time"},
+    {"take_dropped", (PyCFunction)hot_take_dropped, METH_NOARGS, "records dropped since"},
+    {"set_active", (PyCFunction)hot_set_active, METH_O, "start or stop recording"},
+    {"reset", (PyCFunction)hot_reset, METH_NOARGS, "forget every ring (after a fork)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject HotType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "cinescope.capture._hot.Hot",
+    .tp_basicsize = sizeof(Hot),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Per-thread rings of call and return records, written by C callbacks.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)hot_init,
+    .tp_dealloc = (destructor)hot_dealloc,
+    .tp_traverse = (traverseproc)hot_traverse,
+    .tp_clear = (inquiry)hot_clear,
+    .tp_methods = hot_methods,
+};
+
+static struct PyModuleDef hot_module = {
+    .m_base = PyModuleDef_HEAD_INIT,
+    .m_name = "_hot",
+    .m_doc = "Cinescope's recording hot path in C.",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC
+PyInit__hot(void)
+{
+    if (PyType_Ready(&HotType) < 0) {
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&hot_module);
+    if (m == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(m, "Hot", (PyObject *)&HotType) < 0
+            || PyModule_AddIntConstant(m, "RECORD_SIZE", (long)sizeof(Record)) < 0
+#ifdef HAVE_MONITORING
+            || PyModule_AddIntConstant(m, "HAS_MONITORING", 1) < 0
+#else
+            || PyModule_AddIntConstant(m, "HAS_MONITORING", 0) < 0
+#endif
+            ) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
