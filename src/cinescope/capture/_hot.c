@@ -6,8 +6,9 @@
  * back again), mode 1 (level minimal: the call, return, yield or resume is a
  * 24-byte record written here), or mode 2 (debug and full: the Python
  * handler is called, as the pure-Python backend would). Rings are read by the
- * flusher through drain(), under the GIL, which both sides hold: no atomics
- * are needed while the rings live in this process.
+ * flusher through drain_raw(), as bytes the writer process decodes, under the
+ * GIL, which both sides hold: no atomics are needed while the rings live in
+ * this process.
  *
  * The pure-Python backend (monitoring.py) stays the reference: the tests
  * record the same programs with both and compare the events.
@@ -32,7 +33,7 @@ typedef struct {
     uint32_t actor;    /* index into the actor list */
     uint8_t kind;
     uint8_t flags;
-} Record;
+} Record;              /* 24 bytes: store/pipe.py reads it as "<QIIBB6x" */
 
 typedef struct Ring {
     Record *records;
@@ -55,7 +56,7 @@ typedef struct {
     PyObject *thread_actor;   /* thread_actor() -> actor index of this thread */
     PyObject *task_actor;     /* task_actor(task) -> actor index */
     PyObject *get_running_loop, *current_task;
-    PyObject *disable, *no_value, *wake;
+    PyObject *disable, *wake;
     Py_tss_t tss;
     Ring *rings;
     Py_ssize_t capacity;
@@ -306,49 +307,40 @@ hot_py_yield(Hot *self, PyObject *const *args, Py_ssize_t nargs)
 }
 #endif
 
-/* drain(cutoff_ns) -> records (as capture.records lays them out) written at
- * or before cutoff_ns, oldest first within each thread. */
+/* drain_raw(cutoff_ns) -> bytes: the records written at or before cutoff_ns,
+ * oldest first within each thread, as they are in the rings (little-endian:
+ * u64 ts, u32 code index, u32 actor index, u8 kind, u8 flags, 6 bytes of
+ * padding), for the writer process to decode. */
 static PyObject *
-hot_drain(Hot *self, PyObject *arg)
+hot_drain_raw(Hot *self, PyObject *arg)
 {
     unsigned long long cutoff = PyLong_AsUnsignedLongLong(arg);
     if (cutoff == (unsigned long long)-1 && PyErr_Occurred()) {
         return NULL;
     }
-    PyObject *out = PyList_New(0);
+    Py_ssize_t total = 0;
+    for (Ring *ring = self->rings; ring != NULL; ring = ring->next) {
+        total += ring->head - ring->tail;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(Record));
     if (out == NULL) {
         return NULL;
     }
+    char *to = PyBytes_AS_STRING(out);
+    Py_ssize_t n = 0;
     for (Ring *ring = self->rings; ring != NULL; ring = ring->next) {
         while (ring->tail < ring->head) {
             Record *r = &ring->records[ring->tail & (ring->capacity - 1)];
             if (r->ts > cutoff) {
                 break;
             }
-            PyObject *code = PyList_GetItem(self->codes, r->code);
-            PyObject *actor = PyList_GetItem(self->actors, r->actor);
-            if (code == NULL || actor == NULL) {
-                Py_DECREF(out);
-                return NULL;
-            }
-            PyObject *item;
-            if (r->kind == K_CALL) {
-                item = Py_BuildValue("(iKOOOOO)", K_CALL, (unsigned long long)r->ts, actor,
-                                     code, Py_None, Py_None,
-                                     (r->flags & F_RESUMED) ? Py_True : Py_False);
-            } else {
-                item = Py_BuildValue("(iKOOOO)", K_RETURN, (unsigned long long)r->ts, actor,
-                                     code, self->no_value,
-                                     (r->flags & F_YIELDED) ? Py_True : Py_False);
-            }
-            if (item == NULL || PyList_Append(out, item) < 0) {
-                Py_XDECREF(item);
-                Py_DECREF(out);
-                return NULL;
-            }
-            Py_DECREF(item);
+            memcpy(to + n * sizeof(Record), r, sizeof(Record));
+            n++;
             ring->tail++;
         }
+    }
+    if (n < total && _PyBytes_Resize(&out, n * (Py_ssize_t)sizeof(Record)) < 0) {
+        return NULL;
     }
     return out;
 }
@@ -383,15 +375,15 @@ hot_init(Hot *self, PyObject *args, PyObject *kwds)
 {
     static char *names[] = {"modes", "codes", "actors", "decide", "on_call", "on_resume",
                             "on_return", "on_yield", "thread_actor", "task_actor",
-                            "get_running_loop", "current_task", "disable", "no_value",
-                            "wake", "capacity", "policy", NULL};
-    PyObject *o[15];
+                            "get_running_loop", "current_task", "disable", "wake",
+                            "capacity", "policy", NULL};
+    PyObject *o[14];
     Py_ssize_t capacity;
     int policy;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!OOOOOOOOOOOOni", names,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!OOOOOOOOOOOni", names,
                                      &PyDict_Type, &o[0], &PyList_Type, &o[1],
                                      &PyList_Type, &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
-                                     &o[8], &o[9], &o[10], &o[11], &o[12], &o[13], &o[14],
+                                     &o[8], &o[9], &o[10], &o[11], &o[12], &o[13],
                                      &capacity, &policy)) {
         return -1;
     }
@@ -399,12 +391,12 @@ hot_init(Hot *self, PyObject *args, PyObject *kwds)
     while (size < capacity) {
         size <<= 1;
     }
-    PyObject **slots[15] = {&self->modes, &self->codes, &self->actors, &self->decide,
+    PyObject **slots[14] = {&self->modes, &self->codes, &self->actors, &self->decide,
                             &self->on_call, &self->on_resume, &self->on_return,
                             &self->on_yield, &self->thread_actor, &self->task_actor,
                             &self->get_running_loop, &self->current_task, &self->disable,
-                            &self->no_value, &self->wake};
-    for (int i = 0; i < 15; i++) {
+                            &self->wake};
+    for (int i = 0; i < 14; i++) {
         Py_XSETREF(*slots[i], Py_NewRef(o[i]));
     }
     self->capacity = size;
@@ -424,7 +416,7 @@ hot_traverse(Hot *self, visitproc visit, void *arg)
     Py_VISIT(self->decide); Py_VISIT(self->on_call); Py_VISIT(self->on_resume);
     Py_VISIT(self->on_return); Py_VISIT(self->on_yield); Py_VISIT(self->thread_actor);
     Py_VISIT(self->task_actor); Py_VISIT(self->get_running_loop);
-    Py_VISIT(self->current_task); Py_VISIT(self->disable); Py_VISIT(self->no_value);
+    Py_VISIT(self->current_task); Py_VISIT(self->disable);
     Py_VISIT(self->wake);
     for (Ring *ring = self->rings; ring != NULL; ring = ring->next) {
         Py_VISIT(ring->task);
@@ -439,7 +431,7 @@ hot_clear(Hot *self)
     Py_CLEAR(self->decide); Py_CLEAR(self->on_call); Py_CLEAR(self->on_resume);
     Py_CLEAR(self->on_return); Py_CLEAR(self->on_yield); Py_CLEAR(self->thread_actor);
     Py_CLEAR(self->task_actor); Py_CLEAR(self->get_running_loop);
-    Py_CLEAR(self->current_task); Py_CLEAR(self->disable); Py_CLEAR(self->no_value);
+    Py_CLEAR(self->current_task); Py_CLEAR(self->disable);
     Py_CLEAR(self->wake);
     return 0;
 }
@@ -463,7 +455,7 @@ static PyMethodDef hot_methods[] = {
     {"py_return", (PyCFunction)(void (*)(void))hot_py_return, METH_FASTCALL, "PY_RETURN"},
     {"py_yield", (PyCFunction)(void (*)(void))hot_py_yield, METH_FASTCALL, "PY_YIELD"},
 #endif
-    {"drain", (PyCFunction)hot_drain, METH_O, "records written at or before a time"},
+    {"drain_raw", (PyCFunction)hot_drain_raw, METH_O, "records written at or before a time"},
     {"take_dropped", (PyCFunction)hot_take_dropped, METH_NOARGS, "records dropped since"},
     {"set_active", (PyCFunction)hot_set_active, METH_O, "start or stop recording"},
     {"reset", (PyCFunction)hot_reset, METH_NOARGS, "forget every ring (after a fork)"},

@@ -68,7 +68,8 @@ class BufferSet:
         self.wake = lambda: None  # set by the flusher
         self.draining = True      # False once no flusher will empty the buffers
         self._dropped_reported = 0
-        # other places records wait in (the C rings): drain(cutoff), take_dropped()
+        # other places records wait in (the C rings): drain_raw(cutoff) -> bytes,
+        # take_dropped(); their records go to the sink as they are
         self.sources: list = []
 
     def new_buffer(self) -> ThreadBuffer:
@@ -77,11 +78,12 @@ class BufferSet:
             self._buffers.append(buf)
         return buf
 
-    def drain(self, cutoff: int | None = None) -> list[tuple]:
+    def drain(self, cutoff: int | None = None) -> tuple[list[tuple], list]:
         """Take the records written at or before `cutoff` (all, if None), oldest
         first within each thread; the records that describe, all of them. One
         cutoff for every buffer and ring, so that no record written before
-        another is left for the next batch while the other goes in this one."""
+        another is left for the next batch while the other goes in this one.
+        Returns (records, [(source, raw bytes), ...])."""
         with self._lock:
             buffers = list(self._buffers)
         out: list[tuple] = []
@@ -97,9 +99,9 @@ class BufferSet:
             else:
                 while records and records[0][1] <= cutoff:
                     out.append(pop())
-        for source in self.sources:
-            out.extend(source.drain(cutoff if cutoff is not None else 2 ** 64 - 1))
-        return out
+        raw = [(source, source.drain_raw(cutoff if cutoff is not None else 2 ** 64 - 1))
+               for source in self.sources]
+        return out, [(source, blob) for source, blob in raw if blob]
 
     def take_dropped(self) -> int:
         """Records dropped since the last call."""

@@ -3,7 +3,8 @@
 It wakes every `interval` seconds (100 ms at most, so a killed program loses
 at most that much), and once more when recording stops. The sink does the
 expensive part (correlating, packing, writing) on this thread, never on the
-program's. A sink is any object with ``write(records, dropped)`` and
+program's. A sink is any object with ``write(records, dropped, raw)`` (raw:
+[(source, bytes)] from the C rings, see store/pipe.py) and
 ``close(session_end)``.
 """
 from __future__ import annotations
@@ -41,12 +42,12 @@ class Flusher(threading.Thread):
 
     def flush(self, final: bool = False) -> None:
         with self._io:
-            records = self.buffers.drain(None if final else time.monotonic_ns())
+            records, raw = self.buffers.drain(None if final else time.monotonic_ns())
             dropped = self.buffers.take_dropped()
-            if not (records or dropped):
+            if not (records or raw or dropped):
                 return
             try:
-                self.sink.write(records, dropped)
+                self.sink.write(records, dropped, raw)
             except Exception as exc:
                 self.buffers.draining = False
                 self.on_error(exc)

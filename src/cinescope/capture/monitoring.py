@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from . import records as R
 from .recorder import FULL, MINIMAL
 
 mon = sys.monitoring
@@ -180,10 +179,10 @@ class MonitoringBackend:
             on_return=handler(rec.on_return), on_yield=handler(rec.on_return, yielded=True),
             thread_actor=thread_actor, task_actor=task_actor,
             get_running_loop=asyncio.events._get_running_loop,
-            current_task=asyncio.current_task, disable=DISABLE, no_value=R.NO_VALUE,
+            current_task=asyncio.current_task, disable=DISABLE,
             wake=lambda: rec.buffers.wake(), capacity=rec.plan.buffer_size,
             policy=("drop_oldest", "drop_newest", "block").index(rec.plan.overflow))
-        rec.buffers.sources.append(self.hot)
+        rec.buffers.sources.append(RingSource(self.hot, codes, actors))
         return {E.PY_START: self.hot.py_start, E.PY_RESUME: self.hot.py_resume,
                 E.PY_RETURN: self.hot.py_return, E.PY_YIELD: self.hot.py_yield}
 
@@ -204,3 +203,16 @@ class MonitoringBackend:
             except ValueError:
                 pass
         mon.free_tool_id(tool)
+
+
+class RingSource:
+    """The C rings as the flusher sees them: raw records, and the code objects
+    and actor keys their indexes stand for (both lists only ever grow)."""
+    RECORD = "<QIIBB6x"    # _hot.c's Record: ts, code, actor, kind, flags
+
+    def __init__(self, hot, codes: list, actors: list):
+        self.hot = hot
+        self.codes = codes
+        self.actors = actors
+        self.drain_raw = hot.drain_raw
+        self.take_dropped = hot.take_dropped

@@ -20,7 +20,10 @@ import msgpack
 
 from ..capture import records as R
 
-CODE = 200          # a (CODE, id, file, first line, qualname, module) message
+CODE = 200          # (CODE, id, file, first line, qualname, module): a code object's id
+RING_CODE = 201     # (RING_CODE, index, code id): what a ring's code index stands for
+RING_ACTOR = 202    # (RING_ACTOR, index, actor key): what a ring's actor index stands for
+RING = 203          # (RING, bytes): raw records of the C rings (capture/_hot.c)
 NO_VALUE_EXT = 0    # msgpack ext type standing for records.NO_VALUE
 _CODE_AT = {R.CALL, R.RETURN, R.RAISE, R.STATE, R.LINE, R.SEND, R.RECEIVE, R.SPAWN}
 
@@ -35,6 +38,7 @@ class WriterProcess:
     def __init__(self, path: str, session: int, code_modules: dict):
         self.code_modules = code_modules
         self._code_ids: dict = {}
+        self._ring_codes = self._ring_actors = 0   # ring indexes described so far
         self._packer = msgpack.Packer(use_bin_type=True, default=_ext)
         package_root = os.path.dirname(os.path.dirname(os.path.dirname(
             os.path.abspath(__file__))))
@@ -46,23 +50,34 @@ class WriterProcess:
             env=env, close_fds=True, start_new_session=True)
         self._pipe = self.process.stdin
 
-    def write(self, records: list[tuple], dropped: int) -> None:
+    def write(self, records: list[tuple], dropped: int, raw=()) -> None:
         out = [dropped]
-        ids = self._code_ids
         for record in records:
             kind = record[0]
             code = record[3] if kind in _CODE_AT else None
             if code is None:
                 out.append(record)
-                continue
-            code_id = ids.get(code)
-            if code_id is None:
-                code_id = ids[code] = len(ids) + 1
-                out.append((CODE, code_id, code.co_filename, code.co_firstlineno,
-                            code.co_qualname, self.code_modules.get(code, "?")))
-            out.append(record[:3] + (code_id,) + record[4:])
+            else:
+                out.append(record[:3] + (self._code_id(code, out),) + record[4:])
+        for source, blob in raw:
+            for index in range(self._ring_codes, len(source.codes)):
+                out.append((RING_CODE, index, self._code_id(source.codes[index], out)))
+            self._ring_codes = len(source.codes)
+            for index in range(self._ring_actors, len(source.actors)):
+                out.append((RING_ACTOR, index, source.actors[index]))
+            self._ring_actors = len(source.actors)
+            out.append((RING, blob))
         self._pipe.write(self._packer.pack(out))
         self._pipe.flush()
+
+    def _code_id(self, code, out: list) -> int:
+        """The code object's id, described to the writer the first time."""
+        code_id = self._code_ids.get(code)
+        if code_id is None:
+            code_id = self._code_ids[code] = len(self._code_ids) + 1
+            out.append((CODE, code_id, code.co_filename, code.co_firstlineno,
+                        code.co_qualname, self.code_modules.get(code, "?")))
+        return code_id
 
     def close(self, session_end: dict | None) -> None:
         """Finish: the writer stores what is left, and the session's end."""

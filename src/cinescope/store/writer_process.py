@@ -14,7 +14,9 @@ import sys
 import msgpack
 
 from ..capture import records as R
-from .pipe import CODE, NO_VALUE_EXT
+import struct
+
+from .pipe import CODE, NO_VALUE_EXT, RING, RING_ACTOR, RING_CODE
 from .writer import SessionWriter
 
 
@@ -39,7 +41,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     path, session = argv[0], int(argv[1])
     modules: dict = {}
-    codes: dict[int, CodeInfo] = {}
+    codes: dict = {}       # code id -> CodeInfo; ("ring", index) -> CodeInfo; ("actor", index) -> key
     writer = SessionWriter(path, session, modules)
     unpacker = msgpack.Unpacker(raw=False, ext_hook=_ext, strict_map_key=False,
                                 max_buffer_size=1 << 30)
@@ -67,6 +69,9 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+_RECORD = struct.Struct("<QIIBB6x")     # capture/_hot.c's Record
+
+
 def _decode(records: list, codes: dict, modules: dict) -> list[tuple]:
     out = []
     for record in records:
@@ -76,11 +81,30 @@ def _decode(records: list, codes: dict, modules: dict) -> list[tuple]:
             info = codes[code_id] = CodeInfo(filename, firstlineno, qualname)
             modules[info] = module
             continue
+        if kind == RING_CODE:
+            codes["ring", record[1]] = codes[record[2]]
+            continue
+        if kind == RING_ACTOR:
+            codes["actor", record[1]] = record[2]
+            continue
+        if kind == RING:
+            out.extend(_ring_records(record[1], codes))
+            continue
         if kind in (R.CALL, R.RETURN, R.RAISE, R.STATE, R.LINE, R.SEND, R.RECEIVE, R.SPAWN) \
                 and record[3] is not None:
             record[3] = codes[record[3]]
         out.append(tuple(record))
     return out
+
+
+def _ring_records(blob: bytes, codes: dict):
+    for ts, code, actor, kind, flags in _RECORD.iter_unpack(blob):
+        if kind == R.CALL:
+            yield (R.CALL, ts, codes["actor", actor], codes["ring", code], None, None,
+                   bool(flags & 1))
+        else:
+            yield (R.RETURN, ts, codes["actor", actor], codes["ring", code], R.NO_VALUE,
+                   bool(flags & 2))
 
 
 if __name__ == "__main__":
