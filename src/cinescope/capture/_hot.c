@@ -215,6 +215,14 @@ write_record(Hot *self, int kind, int flags, long code_index)
     record->kind = (uint8_t)kind;
     record->flags = (uint8_t)flags;
     ring->head++;
+    if (ring->head - ring->tail == ring->capacity / 4) {
+        /* a quarter full: have the flusher come before the ring is full */
+        PyObject *r = PyObject_CallNoArgs(self->wake);
+        if (r == NULL) {
+            return NULL;
+        }
+        Py_DECREF(r);
+    }
     Py_RETURN_NONE;
 }
 

@@ -34,10 +34,13 @@ class ThreadBuffer:
 
     def push(self, record: tuple) -> None:
         records = self.records
-        if len(records) >= self.capacity:
+        size = len(records)
+        if size >= self.capacity:
             if not self._make_room():
                 self.dropped += 1
                 return
+        elif size == self.capacity >> 2:
+            self._wake()     # a quarter full: have the flusher come before it is full
         records.append(record)
 
     def _make_room(self) -> bool:
