@@ -157,13 +157,21 @@ class MonitoringBackend:
             return modes[code]
 
         def thread_actor():
-            return index_of(rec.thread_state().actor)
+            try:
+                return index_of(rec.thread_state().actor)
+            except Exception as exc:   # recording stops; the record goes to the process
+                rec._fail(exc)
+                return index_of(rec.process_actor)
 
         def task_actor(task):
-            key = rec.actors.task_keys.get(task)
-            if key is None:
-                key = rec.actors.adopt_task(task, rec.thread_state())
-            return index_of(key)
+            try:
+                key = rec.actors.task_keys.get(task)
+                if key is None:
+                    key = rec.actors.adopt_task(task, rec.thread_state())
+                return index_of(key)
+            except Exception as exc:
+                rec._fail(exc)
+                return index_of(rec.process_actor)
 
         def handler(method, **kwargs):
             def call(code, *value):
