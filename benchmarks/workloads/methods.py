@@ -1,6 +1,6 @@
 """Method-heavy: a stateful object whose methods change its attributes. argv[1]: n."""
-import sys
-import time
+
+from _bench import run
 
 
 class Account:
@@ -30,8 +30,4 @@ def main(n):
 
 
 if __name__ == "__main__":
-    n = int(sys.argv[1])
-    start = time.perf_counter()
-    main(n)
-    elapsed = time.perf_counter() - start
-    print(f"BENCH seconds={elapsed:.6f} calls={2 * n + 3}", file=sys.stderr)
+    run(main, lambda n: 2 * n + 3)

@@ -1,7 +1,8 @@
 """asyncio: a producer task and a consumer task over asyncio.Queue. argv[1]: items."""
+
 import asyncio
-import sys
-import time
+
+from _bench import run
 
 
 def work(item):
@@ -29,9 +30,4 @@ async def main(n):
 
 
 if __name__ == "__main__":
-    n = int(sys.argv[1])
-    start = time.perf_counter()
-    asyncio.run(main(n))
-    elapsed = time.perf_counter() - start
-    # work twice per item; the coroutines' own calls depend on how often they suspend
-    print(f"BENCH seconds={elapsed:.6f} calls={2 * n + 4}", file=sys.stderr)
+    run(lambda n: asyncio.run(main(n)), lambda n: 2 * n + 4)

@@ -1,6 +1,6 @@
 """Call-heavy: naive recursion. argv[1]: n (fib's argument)."""
-import sys
-import time
+
+from _bench import run
 
 
 def fib(n):
@@ -24,8 +24,4 @@ def main(n):
 
 
 if __name__ == "__main__":
-    n = int(sys.argv[1])
-    start = time.perf_counter()
-    main(n)
-    elapsed = time.perf_counter() - start
-    print(f"BENCH seconds={elapsed:.6f} calls={calls_made(n)}", file=sys.stderr)
+    run(main, calls_made)

@@ -1,8 +1,9 @@
 """Threads: producers and a consumer over queue.Queue. argv[1]: items per producer."""
+
 import queue
-import sys
 import threading
-import time
+
+from _bench import run
 
 PRODUCERS = 2
 
@@ -36,10 +37,4 @@ def main(n):
 
 
 if __name__ == "__main__":
-    n = int(sys.argv[1])
-    start = time.perf_counter()
-    main(n)
-    elapsed = time.perf_counter() - start
-    # work per item twice, producer/consumer/setup per thread, main
-    print(f"BENCH seconds={elapsed:.6f} calls={2 * PRODUCERS * n + 2 * PRODUCERS + 2}",
-          file=sys.stderr)
+    run(main, lambda n: 2 * PRODUCERS * n + 2 * PRODUCERS + 2)

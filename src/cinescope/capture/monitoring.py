@@ -57,16 +57,9 @@ class MonitoringBackend:
         def py_start(code, offset):
             info = codes.get(code)
             if info is None:
-                if not rec.active:
-                    return DISABLE
-                try:
-                    info = rec.decide(code, _getframe(1))
-                except Exception as exc:
-                    rec._fail(exc)
-                    return DISABLE
+                info = self._plan(code, _getframe(1))
                 if info is None:
                     return DISABLE
-                mon.set_local_events(tool, code, _LOCAL | (E.LINE if info.rank >= FULL else 0))
             if rec.active:
                 try:
                     rec.on_call(code, _getframe(1))
@@ -126,11 +119,26 @@ class MonitoringBackend:
             mon.register_callback(tool, event, callback)
         mon.set_events(tool, _GLOBAL)
 
+    def _plan(self, code, frame):
+        """A code object's first start: the plan's verdict (its CodeInfo, or None
+        for code to DISABLE), and the local events a planned one needs."""
+        rec = self.rec
+        if not rec.active:
+            return None
+        try:
+            info = rec.decide(code, frame)
+        except Exception as exc:
+            rec._fail(exc)
+            return None
+        if info is not None:
+            mon.set_local_events(self.tool, code,
+                                 _LOCAL | (E.LINE if info.rank >= FULL else 0))
+        return info
+
     def _c_callbacks(self) -> dict:
         """The C hot path: its callbacks, and the Python it calls back."""
         from . import _hot
         rec = self.rec
-        tool = self.tool
         modes: dict = {}           # code -> index << 2 | mode (1: C, 2: Python)
         codes: list = []
         actors: list = []
@@ -144,14 +152,9 @@ class MonitoringBackend:
             return index
 
         def decide(code):
-            try:
-                info = rec.decide(code, _getframe(1))
-            except Exception as exc:
-                rec._fail(exc)
-                return None
+            info = self._plan(code, _getframe(1))
             if info is None:
                 return None
-            mon.set_local_events(tool, code, _LOCAL | (E.LINE if info.rank >= FULL else 0))
             modes[code] = len(codes) << 2 | (1 if info.rank == MINIMAL else 2)
             codes.append(code)
             return modes[code]
