@@ -88,3 +88,17 @@ def test_sessions_json(bank):
     assert session["argv"] == ["-m", "bank"] and session["events_dropped"] == 0
     assert session["events_written"] == len(jsonl(run_cinescope(["events", "--json"],
                                                                 cwd=cwd).stdout))
+
+
+def test_summary_tells_the_story(bank):
+    cwd, _, events = bank
+    proc = run_cinescope(["summary"], cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    sends = sum(e["kind"] == "send" for e in events)
+    assert f"messages: {sends} sent, {sends} received (0 never received)" in text
+    assert "process  auditor  (spawned by MainProcess)" in text
+    assert "thread   teller-1  (spawned by MainProcess)" in text
+    assert "balance (new) -> 100; pin (new) -> <redacted>" in text
+    assert "Account #" in text and "[Account.withdraw] balance 100 -> 70" in text
+    assert "bank.errors.InsufficientFunds: dave has 40, cannot withdraw 500" in text

@@ -53,6 +53,7 @@ def summarize(store, session_id: int | None = None) -> str:
         lines.append(f"    {a['kind']:<8} {a['name'] or a['key']}"
                      + (f"  (spawned by {parent})" if parent else ""))
     events = store.events(s["id"], kinds=("state", "send", "receive", "raise"))
+    names = {o["id"]: f"{o['type'].rsplit('.', 1)[-1]} #{o['id']}" for o in store.objects(s["id"])}
     states = [e for e in events if e["kind"] == "state"]
     if states:
         lines.append("  state changes:")
@@ -60,8 +61,8 @@ def summarize(store, session_id: int | None = None) -> str:
             changes = "; ".join(
                 f"{k} {short_value(c.get('old'), 20) if 'old' in c else '(new)'} -> "
                 f"{short_value(c.get('new'), 20)}" for k, c in e["data"]["changes"].items())
-            lines.append(f"    object {e['object']} [{e['data']['method'] or 'outside a method'}]"
-                         f" {changes}")
+            lines.append(f"    {names.get(e['object'], e['object'])} "
+                         f"[{e['data']['method'] or 'outside a method'}] {changes}")
         if len(states) > 12:
             lines.append(f"    ... {len(states) - 12} more")
     sends = {e["message"]: e for e in events if e["kind"] == "send" and e["message"]}
