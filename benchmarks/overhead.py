@@ -111,19 +111,25 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell (best is kept)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument("--only", nargs="*", help="workloads to run")
+    parser.add_argument("--modes", nargs="*", help="modes to run (untraced always runs)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the sizes")
     opts = parser.parse_args()
     sizes = QUICK if opts.quick else SIZES
-    print(f"Python {sys.version.split()[0]}, best of {opts.repeat} runs; "
+    print(f"Python {sys.version.split()[0]}, best of {opts.repeat} runs, sizes x{opts.scale}; "
           "ns/event over untraced; an event is a call or a return\n")
     header = (f"{'workload':<10} {'mode':<24} {'seconds':>9} {'ratio':>8} {'ns/event':>9} "
               f"{'B/event':>8} {'events':>9} {'dropped':>8} {'peak MB':>8}")
     print(header)
     print("-" * len(header))
     for workload in opts.only or list(sizes):
-        size, small = sizes[workload]
+        size, small = (max(1, int(s * opts.scale)) for s in sizes[workload])
+        if workload == "recursion":   # fib's argument: each +1 is about x1.6
+            size, small = sizes[workload]
         base = {}
         with tempfile.TemporaryDirectory() as tmpdir:
             for mode, (_, uses_small, module) in MODES.items():
+                if opts.modes and mode not in opts.modes and not mode.startswith("untraced"):
+                    continue
                 if not available(module):
                     print(f"{workload:<10} {mode:<24} {'not installed (' + module + ')':>36}")
                     continue

@@ -258,8 +258,8 @@ def test_exception_raised_by_a_signal_handler_reaches_the_program(record, tmp_pa
     assert rec.program_stderr() == plain.stderr
     assert rec.returncode == plain.returncode
     session = rec.session()
-    if session["backend"].startswith("monitoring"):
-        assert session["error"] is None
+    if session["backend"] in ("monitoring", "monitoring-py", "profile"):
+        assert session["error"] is None     # (the profile hook is in C: not removed)
     else:   # Python removes a profile or trace hook that raises: recording says so
         assert "Timeout was raised inside Cinescope's profile hook" in session["error"]
 

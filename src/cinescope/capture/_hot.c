@@ -484,6 +484,147 @@ static PyTypeObject HotType = {
     .tp_methods = hot_methods,
 };
 
+/* ProfileFilter: a C profile hook (PyEval_SetProfile) in front of the Python
+ * one (capture/tracing.py, profile mode). Calls into C functions, and calls
+ * and returns of code the plan rejected, return at once unless a raise is
+ * pending; everything else goes to the Python hook. A C hook that fails is
+ * not removed by Python, unlike a Python one. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *python_hook;   /* the Python profile function */
+    PyObject *planned;       /* dict: planned code -> CodeInfo */
+    PyObject *rejected;      /* set: code the plan rejected */
+    PyObject *pending;       /* dict: actor -> pending raises (non-empty: pass all) */
+    PyObject *events[8];     /* event names, by PyTrace_* number */
+    int active;
+} ProfileFilter;
+
+static int
+filter_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    ProfileFilter *self = (ProfileFilter *)obj;
+    if (!self->active) {
+        return 0;
+    }
+    int pending = PyDict_GET_SIZE(self->pending) > 0;
+    if (!pending) {
+        if (what == PyTrace_C_CALL || what == PyTrace_C_RETURN || what == PyTrace_C_EXCEPTION) {
+            return 0;
+        }
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        int skip;
+        if (what == PyTrace_CALL) {
+            skip = PySet_Contains(self->rejected, (PyObject *)code);
+        } else {           /* RETURN: only planned frames matter */
+            skip = PyDict_Contains(self->planned, (PyObject *)code) == 0;
+        }
+        Py_DECREF(code);
+        if (skip < 0) {
+            return -1;
+        }
+        if (skip) {
+            return 0;
+        }
+    }
+    if (what < 0 || what > 7 || self->events[what] == NULL) {
+        return 0;
+    }
+    PyObject *args[3] = {(PyObject *)frame, self->events[what], arg ? arg : Py_None};
+    PyObject *result = PyObject_Vectorcall(self->python_hook, args, 3, NULL);
+    if (result == NULL) {
+        return -1;
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
+static PyObject *
+filter_install(ProfileFilter *self, PyObject *Py_UNUSED(ignored))
+{
+    PyEval_SetProfile(filter_hook, (PyObject *)self);    /* this thread */
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+filter_set_active(ProfileFilter *self, PyObject *arg)
+{
+    self->active = PyObject_IsTrue(arg);
+    Py_RETURN_NONE;
+}
+
+static int
+filter_init(ProfileFilter *self, PyObject *args, PyObject *kwds)
+{
+    static char *names[] = {"python_hook", "planned", "rejected", "pending", NULL};
+    PyObject *hook, *planned, *rejected, *pending;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO!O!O!", names, &hook, &PyDict_Type,
+                                     &planned, &PySet_Type, &rejected, &PyDict_Type,
+                                     &pending)) {
+        return -1;
+    }
+    Py_XSETREF(self->python_hook, Py_NewRef(hook));
+    Py_XSETREF(self->planned, Py_NewRef(planned));
+    Py_XSETREF(self->rejected, Py_NewRef(rejected));
+    Py_XSETREF(self->pending, Py_NewRef(pending));
+    static const char *event_names[8] = {"call", "exception", "line", "return",
+                                         "c_call", "c_exception", "c_return", "opcode"};
+    for (int i = 0; i < 8; i++) {
+        Py_XSETREF(self->events[i], PyUnicode_InternFromString(event_names[i]));
+        if (self->events[i] == NULL) {
+            return -1;
+        }
+    }
+    self->active = 1;
+    return 0;
+}
+
+static int
+filter_traverse(ProfileFilter *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->python_hook); Py_VISIT(self->planned);
+    Py_VISIT(self->rejected); Py_VISIT(self->pending);
+    return 0;
+}
+
+static int
+filter_clear(ProfileFilter *self)
+{
+    Py_CLEAR(self->python_hook); Py_CLEAR(self->planned);
+    Py_CLEAR(self->rejected); Py_CLEAR(self->pending);
+    for (int i = 0; i < 8; i++) {
+        Py_CLEAR(self->events[i]);
+    }
+    return 0;
+}
+
+static void
+filter_dealloc(ProfileFilter *self)
+{
+    PyObject_GC_UnTrack(self);
+    filter_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef filter_methods[] = {
+    {"install", (PyCFunction)filter_install, METH_NOARGS, "be this thread's profile hook"},
+    {"set_active", (PyCFunction)filter_set_active, METH_O, "pass events on, or not"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject FilterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "cinescope.capture._hot.ProfileFilter",
+    .tp_basicsize = sizeof(ProfileFilter),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "A C profile hook passing to Python only what the plan may want.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)filter_init,
+    .tp_dealloc = (destructor)filter_dealloc,
+    .tp_traverse = (traverseproc)filter_traverse,
+    .tp_clear = (inquiry)filter_clear,
+    .tp_methods = filter_methods,
+};
+
 static struct PyModuleDef hot_module = {
     .m_base = PyModuleDef_HEAD_INIT,
     .m_name = "_hot",
@@ -494,7 +635,7 @@ static struct PyModuleDef hot_module = {
 PyMODINIT_FUNC
 PyInit__hot(void)
 {
-    if (PyType_Ready(&HotType) < 0) {
+    if (PyType_Ready(&HotType) < 0 || PyType_Ready(&FilterType) < 0) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&hot_module);
@@ -502,6 +643,7 @@ PyInit__hot(void)
         return NULL;
     }
     if (PyModule_AddObjectRef(m, "Hot", (PyObject *)&HotType) < 0
+            || PyModule_AddObjectRef(m, "ProfileFilter", (PyObject *)&FilterType) < 0
             || PyModule_AddIntConstant(m, "RECORD_SIZE", (long)sizeof(Record)) < 0
 #ifdef HAVE_MONITORING
             || PyModule_AddIntConstant(m, "HAS_MONITORING", 1) < 0

@@ -52,10 +52,12 @@ def _no_new_frames(frame, event, arg):
 
 
 class TraceBackend:
-    def __init__(self, rec, mode: str):
+    def __init__(self, rec, mode: str, c_filter: bool = False):
         self.rec = rec
         self.mode = mode
-        self.name = mode
+        self.name = mode if c_filter or mode == "trace" else "profile-py"
+        self._use_filter = c_filter
+        self._filter = None
         self._rejected: set = set()
         self._bytecode: dict = {}
         self._exceptions: dict = {}   # trace mode: id(frame) -> last exception seen in it
@@ -67,9 +69,26 @@ class TraceBackend:
         if self.mode == "trace":
             threading.settrace(self._global)
             sys.settrace(self._global)
+        elif self._use_filter:
+            from ._hot import ProfileFilter
+            self._filter = ProfileFilter(python_hook=self._profile, planned=self.rec.codes,
+                                         rejected=self._rejected, pending=self._pending)
+            threading.setprofile(self._install_filter)
+            self._filter.install()
         else:
             threading.setprofile(self._profile)
             sys.setprofile(self._profile)
+
+    def _install_filter(self, frame, event, arg):
+        """A new thread's first profile event: put the C hook in, then answer."""
+        if self._filter is not None:
+            self._filter.install()
+        return self._profile(frame, event, arg)
+
+    def _ours(self, hook) -> bool:
+        if self.mode == "trace":
+            return hook == self._global
+        return hook is self._filter if self._filter is not None else hook == self._profile
 
     def stop(self) -> None:
         self.check_hook()
@@ -81,7 +100,9 @@ class TraceBackend:
             for actor in list(self._pending):
                 self._resolve(actor, must_record=True)
             threading.setprofile(None)
-            if sys.getprofile() == self._profile:
+            if self._filter is not None:
+                self._filter.set_active(False)   # other threads keep it, doing nothing
+            if self._ours(sys.getprofile()):
                 sys.setprofile(None)
             if sys.gettrace() is _no_new_frames:
                 sys.settrace(None)
@@ -93,11 +114,8 @@ class TraceBackend:
         put ours back if the place is free."""
         if not self.rec.active:
             return
-        if self.mode == "profile":
-            current, ours, setter = sys.getprofile(), self._profile, sys.setprofile
-        else:
-            current, ours, setter = sys.gettrace(), self._global, sys.settrace
-        if current == ours:
+        current = sys.getprofile() if self.mode == "profile" else sys.gettrace()
+        if self._ours(current):
             return
         thread = threading.current_thread().name
         if thread not in self._lost:
@@ -106,7 +124,12 @@ class TraceBackend:
                             "recording (a signal handler raised inside it, or the program "
                             "installed its own): events of that thread may be missing")
         if current is None:
-            setter(ours)
+            if self._filter is not None:
+                self._filter.install()
+            elif self.mode == "profile":
+                sys.setprofile(self._profile)
+            else:
+                sys.settrace(self._global)
 
     def _bytes(self, code) -> bytes:
         raw = self._bytecode.get(code)
@@ -166,6 +189,8 @@ class TraceBackend:
         if not _raised_by_program(exc):
             self.rec._fail(exc)
             return
+        if self._filter is not None:
+            raise exc     # Python does not remove a C hook that fails: recording goes on
         if type(exc) is KeyboardInterrupt and not exc.args and _raise_after_hook(exc):
             return
         thread = threading.current_thread().name
