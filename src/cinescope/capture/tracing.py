@@ -14,9 +14,15 @@ instruction it stopped at: a return instruction returns, a yield yields (3.13
 reports a yield at the RESUME after it), anything else is an exception
 unwinding.
 
+In profile mode with the C extension, the thread's hook is C
+(`_hot.ProfileFilter`): it answers C calls and unplanned frames itself and
+calls the Python hook below only for planned frames, or for every event while
+a raise is pending.
+
 An exception the program's signal handler raises while a hook runs is the
-program's; but Python removes a hook that raises. A bare KeyboardInterrupt is
-raised again the moment the hook returns (an asynchronous exception), so
+program's. Python keeps a C hook that fails, so it just goes on to the
+program. A Python hook that raises is removed: then a bare KeyboardInterrupt
+is raised again the moment the hook returns (an asynchronous exception), so
 recording goes on; any other ends recording in that thread, and the session's
 error says so. (sys.monitoring keeps its callbacks.)
 
