@@ -92,7 +92,7 @@ def cmd_record(argv: list[str]) -> int:
         raise PlanError(f"nothing to record: pass --trace TARGET, or write {DEFAULT_PLAN} "
                         "(see the README)")
     plan = build_plan(plan_file, opts.trace, opts.level)
-    alias, main_file, search_entry = runner.prepare(script, module, args)
+    alias, main_file = runner.prepare(script, module, args)
     check_targets(plan, sys.path, main_module=alias, main_file=main_file)
     recording = Recording(plan, opts.store, name=opts.name,
                           argv=[script] + args if script else ["-m", module] + args,

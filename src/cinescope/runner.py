@@ -25,11 +25,11 @@ class ProgramError(Exception):
     """The program cannot be started (no such script or module)."""
 
 
-def prepare(script: str | None, module: str | None, args: list[str]) -> tuple[str, str, str]:
+def prepare(script: str | None, module: str | None, args: list[str]) -> tuple[str, str]:
     """Check the program exists; set sys.path[0] as Python would.
 
-    Returns (main alias, main file, search path entry): the alias is the name
-    under which plan targets may name the __main__ module.
+    Returns (main alias, main file): the alias is the name under which plan
+    targets may name the __main__ module.
     """
     if script is not None:
         path = script_path(script)
@@ -38,7 +38,7 @@ def prepare(script: str | None, module: str | None, args: list[str]) -> tuple[st
         # Python puts the directory of the script's real file first on the path
         sys.path[0] = os.path.dirname(os.path.realpath(path))
         alias = os.path.splitext(os.path.basename(path))[0]
-        return alias, path, sys.path[0]
+        return alias, path
     sys.path[0] = os.getcwd()
     spec = _find_spec(module)
     if spec is None:
@@ -47,8 +47,8 @@ def prepare(script: str | None, module: str | None, args: list[str]) -> tuple[st
         main = _find_spec(module + ".__main__")
         if main is None:
             raise ProgramError(f"{module!r} is a package and cannot be run: it has no __main__")
-        return module + ".__main__", main.origin, sys.path[0]
-    return module, spec.origin, sys.path[0]
+        return module + ".__main__", main.origin
+    return module, spec.origin
 
 
 def script_path(script: str) -> str:

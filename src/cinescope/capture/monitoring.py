@@ -218,8 +218,8 @@ class MonitoringBackend:
 
 class RingSource:
     """The C rings as the flusher sees them: raw records, and the code objects
-    and actor keys their indexes stand for (both lists only ever grow)."""
-    RECORD = "<QIIBB6x"    # _hot.c's Record: ts, code, actor, kind, flags
+    and actor keys their indexes stand for (both lists only ever grow; the
+    writer process decodes the records, see store/writer_process.py)."""
 
     def __init__(self, hot, codes: list, actors: list):
         self.hot = hot

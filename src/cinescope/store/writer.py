@@ -70,8 +70,6 @@ class SessionWriter:
         self._objects: dict[int, int] = {}
         self._locations: dict[tuple, int] = {}
         self._stacks: dict[int, list] = {}      # actor id -> [[call id, code], ...]
-        self.written = 0
-        self.dropped = 0
 
     # -- lookups ---------------------------------------------------------------
     def _actor(self, key: str | None) -> int | None:
@@ -127,8 +125,6 @@ class SessionWriter:
                          (len(rows), dropped, self.session))
             for message in errors:
                 self._add_error(message)
-        self.written += len(rows)
-        self.dropped += dropped
 
     def _add_error(self, message: str) -> None:
         self.conn.execute("UPDATE sessions SET error = CASE WHEN error IS NULL THEN ? "
