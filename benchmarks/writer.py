@@ -2,11 +2,12 @@
 
     python benchmarks/writer.py [--events N] [--batch N]
 
-Feeds the session writer batches of call/return records (level minimal: no
-values) as the flusher would, and prints events per second and bytes per
-event in the store, indexes included, beside the two reference points the
-issue gives: SQLite with one plain row per event, and msgpack blobs of 64 K
-events.
+Feeds the session writer batches of call/return events as the writer
+process would: the C rings' raw records (level minimal, no values) and the
+Python side's records (level debug: an argument and a return value each).
+Prints events per second and bytes per event in the store, indexes
+included, beside the two reference points the issue gives: SQLite with one
+plain row per event, and msgpack blobs of 64 K events.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import time
 import msgpack
 
 from cinescope.capture import records as R
+from cinescope.store.chunks import RING
 from cinescope.store.writer import SessionWriter, create_session
 
 
@@ -29,20 +31,54 @@ def sample_code():
     return work.__code__
 
 
+DEPTH = 20        # calls nest this deep, then return: a recursion
+
+
+def shape(n: int):
+    """(ts, is_call) of n events: recursions DEPTH deep, 80 ns apart."""
+    ts = time.monotonic_ns()
+    for i in range(n):
+        step = i % (2 * DEPTH)
+        yield ts + 80 * i, step < DEPTH
+
+
 def records(n: int, code) -> list[tuple]:
-    out, ts = [], time.monotonic_ns()
-    for i in range(n // 2):
-        out.append((R.CALL, ts + 2 * i, "p1", code, None, None, False))
-        out.append((R.RETURN, ts + 2 * i + 1, "p1", code, R.NO_VALUE, False))
-    return out
+    """Python-side records at level debug: an argument and a return value."""
+    return [(R.CALL, ts, "p1", code, {"n": 1}, None, False) if is_call
+            else (R.RETURN, ts, "p1", code, 1, False) for ts, is_call in shape(n)]
+
+
+def ring_blob(n: int) -> bytes:
+    """C ring records at level minimal (capture/_hot.c), code index 0, actor 0."""
+    return b"".join(RING.pack(ts, 0, 0, R.CALL if is_call else R.RETURN, 0)
+                    for ts, is_call in shape(n))
 
 
 def size_of(path: str) -> int:
     return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
 
 
-def cinescope_writer(path: str, n: int, batch: int) -> tuple[float, int]:
+def cinescope_rings(path: str, n: int, batch: int) -> tuple[float, int]:
     session = create_session(path, name="bench", argv=[], plan={}, level="minimal",
+                             backend="bench")
+    code = sample_code()
+    writer = SessionWriter(path, session, {code: "bench"})
+    writer.ring_code(code)
+    writer.ring_actor("p1")
+    blob = ring_blob(n)
+    size = RING.size
+    start = time.perf_counter()
+    for i in range(0, n, batch):
+        writer.write([], 0, [blob[i * size:(i + batch) * size]])
+    elapsed = time.perf_counter() - start
+    writer.close(None)
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return elapsed, size_of(path)
+
+
+def cinescope_records(path: str, n: int, batch: int) -> tuple[float, int]:
+    session = create_session(path, name="bench", argv=[], plan={}, level="debug",
                              backend="bench")
     code = sample_code()
     writer = SessionWriter(path, session, {code: "bench"})
@@ -97,14 +133,15 @@ def main() -> int:
     opts = parser.parse_args()
     print(f"Python {sys.version.split()[0]}, {opts.events} call/return events, "
           f"{opts.batch} per batch\n")
-    print(f"{'store':<34} {'events/s':>12} {'ns/event':>9} {'bytes/event':>12}")
+    print(f"{'store':<36} {'events/s':>12} {'ns/event':>9} {'bytes/event':>12}")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, fn in (("cinescope session writer", cinescope_writer),
+        for name, fn in (("cinescope, C rings (minimal)", cinescope_rings),
+                         ("cinescope, Python records (debug)", cinescope_records),
                          ("SQLite, one plain row per event", plain_rows),
                          ("msgpack blobs of 64 K events", msgpack_blobs)):
-            elapsed, size = fn(os.path.join(tmp, name.split()[0] + ".db"), opts.events,
+            elapsed, size = fn(os.path.join(tmp, fn.__name__ + ".db"), opts.events,
                                opts.batch)
-            print(f"{name:<34} {opts.events / elapsed:>12,.0f} "
+            print(f"{name:<36} {opts.events / elapsed:>12,.0f} "
                   f"{elapsed * 1e9 / opts.events:>9.0f} {size / opts.events:>12.1f}")
     return 0
 

@@ -387,6 +387,21 @@ def test_internal_error_on_the_first_planned_function(record, tmp_path):
     assert "recording stopped: internal error" in rec.session()["error"]
 
 
+def test_a_writer_that_cannot_start_is_one_line_and_the_session_says_why(tmp_path):
+    """The program does not run unrecorded when its writer process cannot
+    start: one line, exit 2, and the session is marked failed with the reason."""
+    store = tmp_path / "rec.db"
+    proc = run_cinescope(["record", "--store", str(store), "--trace", "f_fault",
+                          str(PROGRAMS / "f_fault.py")], cwd=tmp_path,
+                         env={"CINESCOPE_INJECT_FAULT": "writer-start"})
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "writer process" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    with Store(str(store)) as opened:
+        session = opened.session()
+    assert session["status"] == "failed" and "did not start" in session["error"]
+
+
 # --- e. an unhandled exception in the program ---------------------------------------
 
 def test_unhandled_exception_is_recorded(record, tmp_path):

@@ -3,10 +3,12 @@ stores that can be used are private, in WAL mode, and hold many sessions."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import stat
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import PROGRAMS, jsonl, run_cinescope
@@ -278,3 +280,39 @@ def test_a_store_with_no_migration_path_is_refused_untouched(tmp_path):
     with pytest.raises(schema.StoreError, match="no migration from store schema 0"):
         schema.connect(str(path))
     assert path.read_bytes() == before
+
+
+def test_a_store_of_schema_1_reads_as_it_did_and_takes_new_sessions(tmp_path):
+    """tests/data/store-v1.db was recorded by Cinescope with store schema 1
+    (calls and returns as rows); store-v1.events.jsonl is what that version's
+    `events --json` printed. This version migrates the store, prints the same
+    events, and records a new session (calls and returns in chunks) beside it."""
+    import shutil
+    from cinescope.store import schema
+    data = Path(__file__).parent / "data"
+    store = tmp_path / "old.db"
+    shutil.copy(data / "store-v1.db", store)
+    shown = run_cinescope(["events", "--store", str(store), "--json"], cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == (data / "store-v1.events.jsonl").read_text().splitlines()
+    db = schema.connect(str(store))
+    assert dict(db.conn.execute("SELECT key, value FROM meta"))["schema_version"] == \
+        str(schema.SCHEMA_VERSION)
+    db.conn.close()
+    shutil.copy(data / "store_v1_prog.py", tmp_path / "prog.py")
+    rec = run_cinescope(["record", "--store", str(store), "--trace", "prog", "prog.py"],
+                        cwd=tmp_path)
+    assert rec.returncode == 0 and rec.stdout == "6\n", rec.stderr
+    old = [json.loads(line) for line in (data / "store-v1.events.jsonl").read_text().splitlines()]
+    new = [json.loads(line) for line in run_cinescope(
+        ["events", "--store", str(store), "--session", "2", "--json"], cwd=tmp_path).stdout
+        .splitlines()]
+
+    def shape(events):      # what must match: kinds, functions, links, data
+        ids = {e["id"]: i for i, e in enumerate(events)}
+        return [(e["kind"], e["location"]["function"] if e["location"] else None,
+                 ids.get(e["call"]), ids.get(e["parent"]), e["data"]) for e in events]
+    assert shape(new) == shape(old)
+    again = run_cinescope(["events", "--store", str(store), "--session", "1", "--json"],
+                          cwd=tmp_path)
+    assert again.stdout.splitlines() == (data / "store-v1.events.jsonl").read_text().splitlines()

@@ -11,7 +11,9 @@ writer process reads to the end and stores it.
 """
 from __future__ import annotations
 
+import fcntl
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -19,12 +21,16 @@ import sys
 import msgpack
 
 from ..capture import records as R
+from .schema import StoreError, open_store
 
 CODE = 200          # (CODE, id, file, first line, qualname, module): a code object's id
 RING_CODE = 201     # (RING_CODE, index, code id): what a ring's code index stands for
 RING_ACTOR = 202    # (RING_ACTOR, index, actor key): what a ring's actor index stands for
 RING = 203          # (RING, bytes): raw records of the C rings (capture/_hot.c)
 NO_VALUE_EXT = 0    # msgpack ext type standing for records.NO_VALUE
+READY = b"ready\n"  # the writer process's one line on stdout: its store is open
+PIPE_BYTES = 1 << 20  # the pipe's buffer (Linux; where allowed): a second of slack or so
+READY_TIMEOUT = 60
 _CODE_AT = {R.CALL, R.RETURN, R.RAISE, R.STATE, R.LINE, R.SEND, R.RECEIVE, R.SPAWN}
 
 
@@ -36,6 +42,7 @@ def _ext(obj):
 
 class WriterProcess:
     def __init__(self, path: str, session: int, code_modules: dict):
+        self.path, self.session = path, session
         self.code_modules = code_modules
         self._code_ids: dict = {}
         self._ring_codes = self._ring_actors = 0   # ring indexes described so far
@@ -46,9 +53,30 @@ class WriterProcess:
         env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cinescope.store.writer_process", path, str(session)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, close_fds=True, start_new_session=True)
         self._pipe = self.process.stdin
+        try:
+            fcntl.fcntl(self._pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+        except OSError:
+            pass            # not Linux, or above /proc/sys/fs/pipe-max-size: 64 KB then
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """Wait until the writer has opened the store: records sent before would
+        sit in the pipe, and once it is full the program's rings overflow."""
+        out = self.process.stdout
+        ready, _, _ = select.select([out], [], [], READY_TIMEOUT)
+        line = out.readline() if ready else b""
+        out.close()
+        if line != READY:
+            self.process.kill()
+            self.process.wait()
+            reason = (f"the writer process for store {self.path} did not start; "
+                      f"check that `{sys.executable} -m cinescope sessions --store "
+                      f"{self.path}` works")
+            mark_failed(self.path, self.session, reason)
+            raise StoreError(reason)
 
     def write(self, records: list[tuple], dropped: int, raw=()) -> None:
         out = [dropped]
@@ -98,3 +126,17 @@ class WriterProcess:
             self._pipe.detach().close()
         except (OSError, ValueError):
             pass
+
+
+def mark_failed(path: str, session: int, reason: str) -> None:
+    """Say in the session why nothing will be recorded (best effort)."""
+    try:
+        conn = open_store(path)
+        try:
+            with conn:
+                conn.execute("UPDATE sessions SET status = 'failed', error = ? WHERE id = ?",
+                             (reason, session))
+        finally:
+            conn.close()
+    except Exception:
+        pass

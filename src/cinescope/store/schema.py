@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 APPLICATION = "cinescope"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -65,8 +67,29 @@ def _create_v1(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_object_ts ON events(object, ts) WHERE object IS NOT NULL")
 
 
+def _add_chunks(db: sqlite_utils.Database) -> None:
+    """Schema 2: calls and returns in chunks (store/chunks.py). The calls and
+    returns a version-1 store holds as rows stay rows, and are read as such."""
+    db.execute("""
+        CREATE TABLE chunks (
+            first_id INTEGER PRIMARY KEY,
+            last_id INTEGER NOT NULL,
+            session INTEGER NOT NULL REFERENCES sessions(id),
+            actor INTEGER NOT NULL REFERENCES actors(id),
+            ts0 INTEGER NOT NULL,
+            ts1 INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            calls INTEGER NOT NULL,
+            stack BLOB NOT NULL,
+            data BLOB NOT NULL
+        )""")
+    # the questions: one actor over time; a whole session; an id (the key)
+    db.execute("CREATE INDEX chunks_actor_ts ON chunks(actor, ts0)")
+    db.execute("CREATE INDEX chunks_session ON chunks(session)")
+
+
 # MIGRATIONS[n] turns a version-n store into version n+1, inside one transaction.
-MIGRATIONS: dict[int, callable] = {}
+MIGRATIONS: dict[int, callable] = {1: _add_chunks}
 
 
 def _meta(conn: sqlite3.Connection) -> dict[str, str] | None:
@@ -113,12 +136,19 @@ def _create_file(path: str) -> None:
     os.chmod(path, 0o600)
 
 
-def connect(path: str, create: bool = False, readonly: bool = False) -> sqlite_utils.Database:
+def connect(path: str, create: bool = False, readonly: bool = False) -> "sqlite_utils.Database":
     """Open a Cinescope store, creating or migrating it as needed.
 
     Raises StoreError (never touching the file) when it is not a Cinescope
     store, is corrupt, or was written by a newer Cinescope.
     """
+    import sqlite_utils
+    return sqlite_utils.Database(open_store(path, create, readonly))
+
+
+def open_store(path: str, create: bool = False, readonly: bool = False) -> sqlite3.Connection:
+    """connect() without sqlite-utils: the writer process's way in. sqlite-utils
+    (a fifth of a second to import) is loaded only to create or migrate."""
     exists = _check_file(path)
     if not exists and not create:
         raise StoreError(f"no Cinescope store at {path}; record a program first "
@@ -139,16 +169,18 @@ def connect(path: str, create: bool = False, readonly: bool = False) -> sqlite_u
                 conn.close()
                 raise StoreError(f"{path} is an SQLite database but not a Cinescope store; "
                                  "choose another --store")
+            import sqlite_utils
             db = sqlite_utils.Database(conn)
             db.enable_wal()
             with conn:
                 conn.execute("BEGIN IMMEDIATE")
                 if _meta(conn) is None:   # another process may have won the race
                     _create_v1(db)
+                    _add_chunks(db)
                     db["meta"].insert_all([{"key": "application", "value": APPLICATION},
                                            {"key": "schema_version",
                                             "value": str(SCHEMA_VERSION)}])
-            return db
+            return conn
         if meta.get("application") != APPLICATION:
             conn.close()
             raise StoreError(f"{path} is an SQLite database but not a Cinescope store; "
@@ -158,11 +190,11 @@ def connect(path: str, create: bool = False, readonly: bool = False) -> sqlite_u
             conn.close()
             raise StoreError(f"{path} was written by a newer Cinescope (store schema {version}, "
                              f"this one reads up to {SCHEMA_VERSION}); upgrade cinescope")
-        db = sqlite_utils.Database(conn)
         if version < SCHEMA_VERSION and not readonly:
-            _migrate(db, version)
+            import sqlite_utils
+            _migrate(sqlite_utils.Database(conn), version)
         conn.execute("PRAGMA busy_timeout = 30000")
-        return db
+        return conn
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"store {path} is corrupt or unreadable ({exc}); "
                          "restore it from a copy or choose another --store") from None

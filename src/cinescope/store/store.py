@@ -29,7 +29,9 @@ import sqlite3
 
 import msgpack
 
+from ..capture import records as R
 from ..capture.records import EVENT_KINDS, KIND_CODES
+from . import chunks
 from .schema import StoreError, connect
 
 
@@ -117,27 +119,74 @@ class Store:
         sess = self.session(session)
         start = self._query("SELECT start_ns FROM sessions WHERE id=?", (sess["id"],))[0]["start_ns"]
         where, params = ["e.session = ?"], [sess["id"]]
+        chunk_where, chunk_params = ["session = ?"], [sess["id"]]
+        codes = []
         if kinds:
             unknown = [k for k in kinds if k not in KIND_CODES]
             if unknown:
                 raise StoreError(f"unknown event kind {unknown[0]!r}; kinds are "
                                  f"{', '.join(KIND_CODES)}")
+            codes = [KIND_CODES[k] for k in kinds]
             where.append(f"e.kind IN ({','.join('?' * len(kinds))})")
-            params += [KIND_CODES[k] for k in kinds]
+            params += codes
         if actor is not None:
             ids = self._actor_ids(sess["id"], actor)
             where.append(f"e.actor IN ({','.join('?' * len(ids))})")
             params += ids
+            chunk_where.append(f"actor IN ({','.join('?' * len(ids))})")
+            chunk_params += ids
         if after is not None:
             where.append("e.id > ?")
             params.append(after)
+            chunk_where.append("last_id > ?")
+            chunk_params.append(after)
         sql = ("SELECT e.*, a.name AS actor_name, l.file, l.line, l.function, l.module "
                "FROM events e LEFT JOIN actors a ON a.id = e.actor "
                "LEFT JOIN locations l ON l.id = e.location "
-               f"WHERE {' AND '.join(where)} ORDER BY e.ts, e.id")
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return [self._event(row, start) for row in self._query(sql, params)]
+               f"WHERE {' AND '.join(where)}")
+        out = [self._event(row, start) for row in self._query(sql, params)]
+        if not codes or R.CALL in codes or R.RETURN in codes:
+            out += self._chunk_events(sess["id"], start, chunk_where, chunk_params,
+                                      set(codes) or None, after)
+        out.sort(key=lambda e: (e["ts"], e["id"]))
+        return out if limit is None else out[:max(int(limit), 0)]
+
+    def _chunk_events(self, session: int, start_ns: int, where: list, params: list,
+                      kinds: set | None, after: int | None) -> list[dict]:
+        locations = self._locations()
+        names = {a["id"]: a["name"] for a in self._query(
+            "SELECT id, name FROM actors WHERE session = ?", (session,))}
+        out = []
+        for row in self._query("SELECT first_id, actor, ts0, data FROM chunks "
+                               f"WHERE {' AND '.join(where)} ORDER BY first_id", params):
+            actor = row["actor"]
+            try:
+                decoded = chunks.decode(row["data"], row["first_id"], row["ts0"])
+            except (IndexError, ValueError) as exc:
+                raise StoreError(f"store {self.path} is corrupt: chunk {row['first_id']} "
+                                 f"cannot be read ({exc}); restore it from a copy") from None
+            for event_id, kind, ts, loc, link, obj, flag, payload in decoded:
+                if kinds is not None and kind not in kinds or after is not None \
+                        and event_id <= after:
+                    continue
+                data = jsonable(_unpack(payload))
+                if flag:
+                    data["resumed" if kind == R.CALL else "yielded"] = True
+                call = event_id if kind == R.CALL else link
+                out.append({
+                    "id": event_id, "session": session, "kind": EVENT_KINDS[kind],
+                    "ts": ts, "t": round((ts - start_ns) / 1e9, 9),
+                    "actor": actor, "actor_name": names.get(actor),
+                    "location": locations.get(loc), "call": call,
+                    "parent": link if kind == R.CALL else None, "message": None,
+                    "object": obj, "other_actor": None, "data": data,
+                })
+        return out
+
+    def _locations(self) -> dict[int, dict]:
+        return {row["id"]: {"file": row["file"], "line": row["line"],
+                            "function": row["function"], "module": row["module"]}
+                for row in self._query("SELECT id, file, line, function, module FROM locations")}
 
     def _actor_ids(self, session: int, actor: str | int) -> list[int]:
         text = str(actor)
@@ -179,7 +228,14 @@ class Store:
         sess = self.session(session)
         rows = self._query("SELECT kind, count(*) AS n FROM events WHERE session = ? "
                            "GROUP BY kind", (sess["id"],))
-        return {EVENT_KINDS[r["kind"]]: r["n"] for r in rows}
+        out = {EVENT_KINDS[r["kind"]]: r["n"] for r in rows}
+        calls, returns = self._query("SELECT coalesce(sum(calls), 0) AS calls, "
+                                     "coalesce(sum(count - calls), 0) AS returns "
+                                     "FROM chunks WHERE session = ?", (sess["id"],))[0].values()
+        for kind, n in (("call", calls), ("return", returns)):
+            if n:
+                out[kind] = out.get(kind, 0) + n
+        return out
 
 
 def _alive(pid: int | None) -> bool:

@@ -17,10 +17,13 @@ import sqlite3
 import sys
 import time
 
+from array import array
+
 import msgpack
 
 from ..capture import records as R
-from .schema import StoreError, connect
+from . import chunks
+from .schema import StoreError, connect, open_store
 
 
 def _pack(data, errors: list) -> bytes:
@@ -62,14 +65,17 @@ class SessionWriter:
     """A sink for one process of one session (see capture.flusher)."""
 
     def __init__(self, path: str, session: int, code_modules: dict):
-        self.db = connect(path)
-        self.conn: sqlite3.Connection = self.db.conn
+        self.conn: sqlite3.Connection = open_store(path)
         self.session = session
         self.code_modules = code_modules
         self._actors: dict[str, int] = {}
         self._objects: dict[int, int] = {}
         self._locations: dict[tuple, int] = {}
-        self._stacks: dict[int, list] = {}      # actor id -> [[call id, code], ...]
+        self._assembler = chunks.new_assembler()
+        self._ring_locs = array("I")          # the C rings' code index -> location id
+        self._ring_actors = array("I")        # the C rings' actor index -> actor id
+        self._ring_pending: list = []         # code objects of ring indexes not yet located
+        self._ring_actor_keys: list[str] = []
 
     # -- lookups ---------------------------------------------------------------
     def _actor(self, key: str | None) -> int | None:
@@ -101,30 +107,61 @@ class SessionWriter:
         return loc
 
     # -- the sink interface ------------------------------------------------------
-    def write(self, records: list[tuple], dropped: int) -> None:
-        records.sort(key=lambda r: r[1])
+    def ring_code(self, code) -> None:
+        """The next code index of the C rings stands for `code`."""
+        self._ring_pending.append(code)
+
+    def ring_actor(self, key: str) -> None:
+        """The next actor index of the C rings stands for `key`."""
+        self._ring_actor_keys.append(key)
+
+    def write(self, records: list[tuple], dropped: int, rings=()) -> None:
         conn = self.conn
         with conn:
             conn.execute("BEGIN IMMEDIATE")
-            next_id = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0] + 1
-            rows, errors = [], []
-            for record in records:
-                kind = record[0]
-                if kind >= R.ACTOR:
+            errors: list[str] = []
+            for record in records:          # first what the events refer to
+                if record[0] >= R.ACTOR:
                     self._describe(record, errors)
-                    continue
-                row = self._event(next_id, record, errors)
-                if row is not None:
-                    rows.append(row)
-                    next_id += 1
+            for code in self._ring_pending:
+                self._ring_locs.append(self._location(code, None))
+            self._ring_pending.clear()
+            for key in self._ring_actor_keys[len(self._ring_actors):]:
+                self._ring_actors.append(self._actor(key))
+            recs, payloads = bytearray(), []
+            for record in records:
+                if record[0] < R.ACTOR:
+                    self._event(record, recs, payloads, errors)
+            chunks, links, next_id = self._assembler.assemble(
+                bytes(recs), list(rings), self._ring_locs, self._ring_actors, payloads,
+                self._next_id())
+            conn.executemany("INSERT INTO chunks (first_id, last_id, session, actor, ts0, ts1, "
+                             "count, calls, stack, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                             [c[:2] + (self.session,) + c[2:] for c in chunks])
+            rows = []
+            for payload, event_id, call in links:
+                kind, ts, actor, location, message, obj, other, data = payloads[payload]
+                rows.append((event_id, self.session, kind, ts, actor, location, call, None,
+                             message, obj, other, data))
+                if kind == R.SPAWN:
+                    conn.execute("UPDATE actors SET spawn_event=?, parent=? WHERE id=?",
+                                 (event_id, actor, other))
             conn.executemany("INSERT INTO events (id, session, kind, ts, actor, location, call, "
                              "parent, message, object, other_actor, data) "
                              "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            written = len(rows) + sum(c[5] for c in chunks)
             conn.execute("UPDATE sessions SET events_written = events_written + ?, "
                          "events_dropped = events_dropped + ? WHERE id = ?",
-                         (len(rows), dropped, self.session))
+                         (written, dropped, self.session))
             for message in errors:
                 self._add_error(message)
+
+    def _next_id(self) -> int:
+        """Above every id in the store (under its write lock: other writers wait)."""
+        row = self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        last = self.conn.execute("SELECT last_id FROM chunks ORDER BY first_id DESC "
+                                 "LIMIT 1").fetchone()
+        return max(row, last[0] if last else 0) + 1
 
     def _add_error(self, message: str) -> None:
         self.conn.execute("UPDATE sessions SET error = CASE WHEN error IS NULL THEN ? "
@@ -150,68 +187,57 @@ class SessionWriter:
         elif kind == R.ERROR:
             errors.append(record[2])
 
-    def _event(self, event_id: int, r: tuple, errors: list):
-        kind, ts, actor_key = r[0], r[1], r[2]
-        actor = self._actor(actor_key)
-        stack = self._stacks.setdefault(actor, [])
-        call = parent = message = obj = other = location = data = None
+    def _event(self, r: tuple, recs: bytearray, payloads: list, errors: list) -> None:
+        """Append the record as a WREC (see chunks.py), its payload to `payloads`."""
+        kind, ts, actor = r[0], r[1], self._actor(r[2])
+        flags = match = 0
+        message = obj = other = None
         if kind == R.CALL:
             _, _, _, code, args, obj_key, resumed = r
-            location = self._location(code, None)
-            parent = stack[-1][0] if stack else None
-            call = event_id
-            stack.append([event_id, code])
+            match = self._location(code, None)
             obj = self._objects.get(obj_key) if obj_key is not None else None
-            data = {}
-            if args is not None:
-                data["args"] = args
-            if resumed:
-                data["resumed"] = True
-        elif kind == R.RETURN or kind == R.RAISE:
-            code = r[3]
-            call = _pop_call(stack, code)
-            if kind == R.RETURN:
-                location = self._location(code, None)
-                value, yielded = r[4], r[5]
-                data = {} if value is R.NO_VALUE else {"value": value}
-                if yielded:
-                    data["yielded"] = True
-            else:
-                location = self._location(code, r[4])
-                data = {"exception": r[5]}
-        elif kind == R.STATE:
-            _, _, _, code, obj_key, changes = r
-            obj = self._objects.get(obj_key)
-            call = _find_call(stack, code) if code is not None else (stack[-1][0] if stack else None)
-            location = self._location(code, None)
-            data = {"method": code.co_qualname if code is not None else None, "changes": changes}
-        elif kind == R.LINE:
-            _, _, _, code, line, changed = r
-            call = _find_call(stack, code)
-            location = self._location(code, line)
-            data = {"line": line, "locals": changed}
-        elif kind == R.SEND or kind == R.RECEIVE:
-            _, _, _, code, line, message, channel, value = r
-            call = stack[-1][0] if stack else None
-            location = self._location(code, line)
-            obj = self._objects.get(channel)
-            data = {"value": value}
-        elif kind == R.SPAWN:
-            _, _, _, code, line, child_key, info = r
-            call = stack[-1][0] if stack else None
-            location = self._location(code, line)
-            other = self._actor(child_key)
-            self.conn.execute("UPDATE actors SET spawn_event=?, parent=? WHERE id=?",
-                              (event_id, actor, other))
-            data = info
-        elif kind == R.EXIT:
-            data = r[3]
-            self.conn.execute("UPDATE actors SET ended_ns=? WHERE id=?", (ts, actor))
-            self._stacks.pop(actor, None)
+            data = _pack({"args": args}, errors) if args is not None else None
+            flags = chunks.RESUMED if resumed else 0
+            payload = (obj, data) if obj is not None or data is not None else None
+        elif kind == R.RETURN:
+            _, _, _, code, value, yielded = r
+            match = self._location(code, None)
+            flags = chunks.YIELDED if yielded else 0
+            payload = None if value is R.NO_VALUE else (None, _pack({"value": value}, errors))
         else:
-            return None
-        return (event_id, self.session, kind, ts, actor, location, call, parent, message, obj,
-                other, _pack(data, errors) if data else None)
+            code = r[3] if kind != R.EXIT else None
+            match = self._location(code, None) if code is not None else 0
+            location = match or None
+            if kind == R.RAISE:
+                location, data = self._location(code, r[4]), {"exception": r[5]}
+            elif kind == R.STATE:
+                _, _, _, code, obj_key, changes = r
+                obj = self._objects.get(obj_key)
+                data = {"method": code.co_qualname if code is not None else None,
+                        "changes": changes}
+            elif kind == R.LINE:
+                _, _, _, code, line, changed = r
+                location, data = self._location(code, line), {"line": line, "locals": changed}
+            elif kind == R.SEND or kind == R.RECEIVE:
+                _, _, _, code, line, message, channel, value = r
+                location, obj, data = self._location(code, line), self._objects.get(channel), \
+                    {"value": value}
+            elif kind == R.SPAWN:
+                _, _, _, code, line, child_key, data = r
+                location, other = self._location(code, line), self._actor(child_key)
+            elif kind == R.EXIT:
+                data = r[3]
+                self.conn.execute("UPDATE actors SET ended_ns=? WHERE id=?", (ts, actor))
+            else:
+                return
+            payload = (kind, ts, actor, location, message, obj, other,
+                       _pack(data, errors) if data else None)
+        if payload is None:
+            index = chunks.NONE
+        else:
+            index = len(payloads)
+            payloads.append(payload)
+        recs += chunks.WREC.pack(ts, match, actor or 0, kind, flags, 0, index)
 
     def close(self, session_end: dict | None) -> None:
         """Finish this process's part; `session_end` finishes the session too."""
@@ -229,19 +255,3 @@ class SessionWriter:
         finally:
             self.conn.close()
 
-
-def _pop_call(stack: list, code) -> int | None:
-    """Pop the frame of `code` (and any left open above it by dropped records)."""
-    for i in range(len(stack) - 1, -1, -1):
-        if stack[i][1] is code:
-            call = stack[i][0]
-            del stack[i:]
-            return call
-    return None
-
-
-def _find_call(stack: list, code) -> int | None:
-    for i in range(len(stack) - 1, -1, -1):
-        if stack[i][1] is code:
-            return stack[i][0]
-    return None

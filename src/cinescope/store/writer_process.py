@@ -8,15 +8,14 @@ it sent before is stored either way.
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
 import msgpack
 
 from ..capture import records as R
-import struct
-
-from .pipe import CODE, NO_VALUE_EXT, RING, RING_ACTOR, RING_CODE
+from .pipe import CODE, NO_VALUE_EXT, READY, RING, RING_ACTOR, RING_CODE
 from .writer import SessionWriter
 
 
@@ -40,9 +39,13 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     path, session = argv[0], int(argv[1])
+    if os.environ.get("CINESCOPE_INJECT_FAULT") == "writer-start":    # tests/test_faults.py
+        return 1
     modules: dict = {}
-    codes: dict = {}       # code id -> CodeInfo; ("ring", index) -> CodeInfo; ("actor", index) -> key
+    codes: dict = {}       # code id -> CodeInfo
     writer = SessionWriter(path, session, modules)
+    sys.stdout.buffer.write(READY)      # the program starts once its writer reads
+    sys.stdout.buffer.flush()
     unpacker = msgpack.Unpacker(raw=False, ext_hook=_ext, strict_map_key=False,
                                 max_buffer_size=1 << 30)
     stdin = sys.stdin.buffer
@@ -58,7 +61,9 @@ def main(argv: list[str]) -> int:
                 if message[0] == "close":
                     session_end, closed = message[1], True
                     break
-                writer.write(_decode(message[1:], codes, modules), message[0])
+                rings: list[bytes] = []
+                records = _decode(message[1:], codes, modules, writer, rings)
+                writer.write(records, message[0], rings)
     except Exception as exc:  # record why, then stop: the program goes on unrecorded
         try:
             writer.write([(R.ERROR, 0, f"the writer process failed: {exc!r}"[:300])], 0)
@@ -69,10 +74,8 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-_RECORD = struct.Struct("<QIIBB6x")     # capture/_hot.c's Record
-
-
-def _decode(records: list, codes: dict, modules: dict) -> list[tuple]:
+def _decode(records: list, codes: dict, modules: dict, writer: SessionWriter,
+            rings: list) -> list[tuple]:
     out = []
     for record in records:
         kind = record[0]
@@ -82,29 +85,19 @@ def _decode(records: list, codes: dict, modules: dict) -> list[tuple]:
             modules[info] = module
             continue
         if kind == RING_CODE:
-            codes["ring", record[1]] = codes[record[2]]
+            writer.ring_code(codes[record[2]])
             continue
         if kind == RING_ACTOR:
-            codes["actor", record[1]] = record[2]
+            writer.ring_actor(record[2])
             continue
         if kind == RING:
-            out.extend(_ring_records(record[1], codes))
+            rings.append(record[1])
             continue
         if kind in (R.CALL, R.RETURN, R.RAISE, R.STATE, R.LINE, R.SEND, R.RECEIVE, R.SPAWN) \
                 and record[3] is not None:
             record[3] = codes[record[3]]
         out.append(tuple(record))
     return out
-
-
-def _ring_records(blob: bytes, codes: dict):
-    for ts, code, actor, kind, flags in _RECORD.iter_unpack(blob):
-        if kind == R.CALL:
-            yield (R.CALL, ts, codes["actor", actor], codes["ring", code], None, None,
-                   bool(flags & 1))
-        else:
-            yield (R.RETURN, ts, codes["actor", actor], codes["ring", code], R.NO_VALUE,
-                   bool(flags & 2))
 
 
 if __name__ == "__main__":
