@@ -125,3 +125,27 @@ if hasattr(sys, "monitoring"):
         assert session["status"] == "failed"
         assert session["error"].startswith("recording could not start")
 
+
+
+def test_each_recording_in_a_process_follows_its_own_plan(tmp_path):
+    """The C path keeps each code object's mode on the code object itself;
+    what one recording decided must not leak into the next."""
+    store = str(tmp_path / "api.db")
+    with cinescope.record([f"{__name__}:helper_that_counts"], level="minimal",
+                          store=store) as first:
+        helper_that_counts(2)
+    with cinescope.record([f"{__name__}:Box.add"], level="minimal", store=store) as second:
+        helper_that_counts(3)
+        Box().add(1)
+    with cinescope.record([f"{__name__}:helper_that_counts"], level="debug",
+                          store=store) as third:
+        helper_that_counts(4)
+    with Store(store) as s:
+        def calls(session):
+            return [(e["kind"], e["location"]["function"], e["data"].get("value"))
+                    for e in s.events(session.id, kinds=["call", "return"])]
+        assert calls(first) == [("call", "helper_that_counts", None),
+                                ("return", "helper_that_counts", None)]
+        assert calls(second) == [("call", "Box.add", None), ("return", "Box.add", None)]
+        assert calls(third) == [("call", "helper_that_counts", None),
+                                ("return", "helper_that_counts", 6)]

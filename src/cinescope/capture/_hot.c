@@ -26,6 +26,8 @@ enum { K_CALL = 1, K_RETURN = 2 };
 enum { F_RESUMED = 1, F_YIELDED = 2 };
 enum { DROP_OLDEST = 0, DROP_NEWEST = 1, BLOCK = 2 };
 #define NO_ACTOR UINT32_MAX
+#define NUDGE_NS 100000     /* capture/buffers.py: NUDGE, STARVED */
+#define STARVED_NS 1000000
 
 typedef struct {
     uint64_t ts;
@@ -40,6 +42,7 @@ typedef struct Ring {
     Py_ssize_t capacity;          /* a power of two */
     Py_ssize_t head, tail;        /* running counts: written, read */
     uint64_t dropped, dropped_reported;
+    uint64_t woken_at;            /* when the flusher was woken for this ring */
     uint32_t thread_actor;
     PyObject *task;               /* the task last seen running here (strong) */
     uint32_t task_actor;
@@ -62,6 +65,7 @@ typedef struct {
     Py_ssize_t capacity;
     int policy;
     int active;
+    uint64_t generation;      /* tells this Hot's modes on code objects from others' */
 } Hot;
 
 static void
@@ -215,24 +219,69 @@ write_record(Hot *self, int kind, int flags, long code_index)
     record->kind = (uint8_t)kind;
     record->flags = (uint8_t)flags;
     ring->head++;
-    if (ring->head - ring->tail == ring->capacity / 4) {
+    Py_ssize_t used = ring->head - ring->tail;
+    if (used == ring->capacity / 4 || used == ring->capacity / 2
+            || used == ring->capacity / 4 * 3) {
         /* a quarter full: have the flusher come before the ring is full */
         PyObject *r = PyObject_CallNoArgs(self->wake);
         if (r == NULL) {
             return NULL;
         }
         Py_DECREF(r);
+        if (used == ring->capacity / 4) {
+            ring->woken_at = ts;
+        }
+        else if (ts - ring->woken_at >= STARVED_NS) {
+            /* woken a while ago and still not drained: the flusher is starved
+             * of the GIL (a thread that releases it often, as an event loop
+             * does, takes it back before a waiting one runs); let it in */
+            Py_BEGIN_ALLOW_THREADS
+            struct timespec pause = {0, NUDGE_NS};
+            nanosleep(&pause, NULL);
+            Py_END_ALLOW_THREADS
+        }
     }
     Py_RETURN_NONE;
+}
+
+/* A code object's mode is also kept on the code object itself (co_extra):
+ * hashing a code object for the dict costs more than the rest of a record.
+ * The slot holds generation << 48 | (mode + 1); a Hot has its own generation,
+ * so what an earlier recording left there is not taken for its own. */
+static Py_ssize_t extra_index = -1;
+static uint64_t last_generation = 0;
+#define MODE_BITS 48
+
+static void
+remember_mode(Hot *self, PyObject *code, long mode)
+{
+    if (extra_index < 0 || mode < 0 || (uint64_t)mode >= (1ULL << MODE_BITS) - 1) {
+        return;
+    }
+    uintptr_t v = (uintptr_t)((self->generation << MODE_BITS) | (uint64_t)(mode + 1));
+    if (PyUnstable_Code_SetExtra(code, extra_index, (void *)v) < 0) {
+        PyErr_Clear();
+    }
 }
 
 /* The mode of a code object; -1 with an exception set; 0 for DISABLE. */
 static long
 mode_of(Hot *self, PyObject *code, int may_decide)
 {
+    void *extra = NULL;
+    if (extra_index >= 0 && PyUnstable_Code_GetExtra(code, extra_index, &extra) == 0
+            && extra != NULL) {
+        uint64_t v = (uint64_t)(uintptr_t)extra;
+        if ((v >> MODE_BITS) == self->generation) {
+            return (long)(v & ((1ULL << MODE_BITS) - 1)) - 1;
+        }
+    }
+    PyErr_Clear();
     PyObject *value = PyDict_GetItemWithError(self->modes, code);
     if (value != NULL) {
-        return PyLong_AsLong(value);
+        long mode = PyLong_AsLong(value);
+        remember_mode(self, code, mode);
+        return mode;
     }
     if (PyErr_Occurred() || !may_decide) {
         return PyErr_Occurred() ? -1 : 0;
@@ -243,6 +292,9 @@ mode_of(Hot *self, PyObject *code, int may_decide)
     }
     long mode = decided == Py_None ? 0 : PyLong_AsLong(decided);
     Py_DECREF(decided);
+    if (mode > 0) {
+        remember_mode(self, code, mode);
+    }
     return mode;
 }
 
@@ -410,6 +462,10 @@ hot_init(Hot *self, PyObject *args, PyObject *kwds)
     self->capacity = size;
     self->policy = policy;
     self->active = 1;
+#ifdef HAVE_MONITORING
+    last_generation = last_generation % 0xFFFF + 1;     /* 1 .. 65535: never 0 */
+    self->generation = last_generation;
+#endif
     if (!PyThread_tss_is_created(&self->tss) && PyThread_tss_create(&self->tss) != 0) {
         PyErr_SetString(PyExc_RuntimeError, "cannot create the per-thread ring key");
         return -1;
@@ -642,6 +698,12 @@ PyInit__hot(void)
     if (m == NULL) {
         return NULL;
     }
+#if defined(HAVE_MONITORING) && UINTPTR_MAX > 0xFFFFFFFFu
+    if (extra_index < 0) {
+        extra_index = PyUnstable_Eval_RequestCodeExtraIndex(NULL);   /* -1: none left */
+        PyErr_Clear();
+    }
+#endif
     if (PyModule_AddObjectRef(m, "Hot", (PyObject *)&HotType) < 0
             || PyModule_AddObjectRef(m, "ProfileFilter", (PyObject *)&FilterType) < 0
             || PyModule_AddIntConstant(m, "RECORD_SIZE", (long)sizeof(Record)) < 0

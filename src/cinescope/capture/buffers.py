@@ -8,6 +8,12 @@ sides never lock each other. When a buffer is full the policy decides:
 - ``drop_newest``: the new record is not kept;
 - ``block``: the thread waits until the flusher has made room (or is gone).
 
+A thread that releases the GIL often (an event loop polling between tasks)
+takes it back before a waiting thread runs, so the woken flusher may wait
+for it for as long as the program runs. A buffer that reaches half full
+(and again three quarters) more than STARVED after the wake therefore lets
+the flusher in: the writing thread sleeps NUDGE seconds.
+
 Every dropped record is counted; the flusher reports the count to the store.
 Only events are ever dropped: the records that describe actors and objects go
 to a second queue of the buffer that has no limit (there are few of them), so
@@ -19,9 +25,13 @@ import threading
 import time
 from collections import deque
 
+NUDGE = 0.0001          # seconds the writing thread steps aside for a starved flusher
+STARVED = 1_000_000     # ns after a wake: the flusher is starved if it has not drained
+
 
 class ThreadBuffer:
-    __slots__ = ("records", "meta", "capacity", "policy", "dropped", "owner", "_wake")
+    __slots__ = ("records", "meta", "capacity", "policy", "dropped", "owner", "_wake",
+                 "woken_at")
 
     def __init__(self, capacity: int, policy: str, owner: "BufferSet"):
         self.records: deque = deque()
@@ -29,6 +39,7 @@ class ThreadBuffer:
         self.capacity = capacity
         self.policy = policy
         self.dropped = 0
+        self.woken_at = 0
         self.owner = owner
         self._wake = owner.wake
 
@@ -41,6 +52,11 @@ class ThreadBuffer:
                 return
         elif size == self.capacity >> 2:
             self._wake()     # a quarter full: have the flusher come before it is full
+            self.woken_at = record[1]
+        elif (size == self.capacity >> 1 or size == (self.capacity >> 2) * 3) \
+                and record[1] - self.woken_at >= STARVED:
+            self._wake()     # woken a while ago, not drained: the flusher is starved
+            time.sleep(NUDGE)
         records.append(record)
 
     def _make_room(self) -> bool:

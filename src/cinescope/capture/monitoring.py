@@ -2,7 +2,9 @@
 
 PY_START is the only event on everywhere: the first time a code object
 starts, the plan decides; unplanned code gets DISABLE and never calls back
-again (until some tool calls restart_events, when it is disabled again).
+again (until some tool calls restart_events, when it is disabled again;
+each recording calls it when it starts, since what an earlier recording of
+the process disabled would stay disabled for the tool id).
 Planned code gets its local events: returns, yields, resumes, and lines at
 level full. PY_UNWIND and PY_THROW can only be global; their callbacks look
 the code up and return at once for unplanned code.
@@ -118,6 +120,9 @@ class MonitoringBackend:
         for event, callback in callbacks.items():
             mon.register_callback(tool, event, callback)
         mon.set_events(tool, _GLOBAL)
+        # what an earlier recording of this process DISABLEd stays disabled for
+        # the tool id, whoever holds it now: a new plan must see every code again
+        mon.restart_events()
 
     def _plan(self, code, frame):
         """A code object's first start: the plan's verdict (its CodeInfo, or None
