@@ -28,6 +28,7 @@ enum { DROP_OLDEST = 0, DROP_NEWEST = 1, BLOCK = 2 };
 #define NO_ACTOR UINT32_MAX
 #define NUDGE_NS 100000     /* capture/buffers.py: NUDGE, STARVED */
 #define STARVED_NS 1000000
+#define NUDGES 50           /* at most 5 ms aside, until the flusher has drained */
 
 typedef struct {
     uint64_t ts;
@@ -235,10 +236,13 @@ write_record(Hot *self, int kind, int flags, long code_index)
             /* woken a while ago and still not drained: the flusher is starved
              * of the GIL (a thread that releases it often, as an event loop
              * does, takes it back before a waiting one runs); let it in */
-            Py_BEGIN_ALLOW_THREADS
-            struct timespec pause = {0, NUDGE_NS};
-            nanosleep(&pause, NULL);
-            Py_END_ALLOW_THREADS
+            Py_ssize_t tail = ring->tail;
+            for (int i = 0; i < NUDGES && ring->tail == tail; i++) {
+                Py_BEGIN_ALLOW_THREADS
+                struct timespec pause = {0, NUDGE_NS};
+                nanosleep(&pause, NULL);
+                Py_END_ALLOW_THREADS
+            }
         }
     }
     Py_RETURN_NONE;

@@ -12,7 +12,8 @@ A thread that releases the GIL often (an event loop polling between tasks)
 takes it back before a waiting thread runs, so the woken flusher may wait
 for it for as long as the program runs. A buffer that reaches half full
 (and again three quarters) more than STARVED after the wake therefore lets
-the flusher in: the writing thread sleeps NUDGE seconds.
+the flusher in: the writing thread sleeps NUDGE seconds at a time until the
+flusher has started draining (at most NUDGES times).
 
 Every dropped record is counted; the flusher reports the count to the store.
 Only events are ever dropped: the records that describe actors and objects go
@@ -27,6 +28,7 @@ from collections import deque
 
 NUDGE = 0.0001          # seconds the writing thread steps aside for a starved flusher
 STARVED = 1_000_000     # ns after a wake: the flusher is starved if it has not drained
+NUDGES = 50             # at most this many NUDGEs, until the flusher has drained
 
 
 class ThreadBuffer:
@@ -56,7 +58,10 @@ class ThreadBuffer:
         elif (size == self.capacity >> 1 or size == (self.capacity >> 2) * 3) \
                 and record[1] - self.woken_at >= STARVED:
             self._wake()     # woken a while ago, not drained: the flusher is starved
-            time.sleep(NUDGE)
+            for _ in range(NUDGES):
+                time.sleep(NUDGE)
+                if len(records) < size:
+                    break
         records.append(record)
 
     def _make_room(self) -> bool:

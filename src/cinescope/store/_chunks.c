@@ -160,6 +160,66 @@ event_order(const void *pa, const void *pb)
     return a->seq < b->seq ? -1 : (a->seq > b->seq);
 }
 
+/* Sort by (actor, ts, seq), stable. The input is a few runs already in
+ * order (a thread's ring is one actor in time order), so merge the runs
+ * rather than sort from scratch: linear for one run, n log(runs) at worst. */
+static int
+sort_events(Event *events, Py_ssize_t n)
+{
+    if (n < 2)
+        return 0;
+    Py_ssize_t runs = 1;
+    for (Py_ssize_t i = 1; i < n; i++)
+        if (event_order(&events[i - 1], &events[i]) > 0)
+            runs++;
+    if (runs == 1)
+        return 0;
+    if (runs > 64) {        /* many small runs: a plain sort is as good */
+        qsort(events, (size_t)n, sizeof(Event), event_order);
+        return 0;
+    }
+    Event *tmp = PyMem_Malloc(sizeof(Event) * (size_t)n);
+    Py_ssize_t *starts = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(runs + 1));
+    if (tmp == NULL || starts == NULL) {
+        PyMem_Free(tmp);
+        PyMem_Free(starts);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t k = 0;
+    starts[k++] = 0;
+    for (Py_ssize_t i = 1; i < n; i++)
+        if (event_order(&events[i - 1], &events[i]) > 0)
+            starts[k++] = i;
+    starts[k] = n;
+    Event *from = events, *to = tmp;
+    while (runs > 1) {
+        Py_ssize_t merged = 0;
+        for (Py_ssize_t r = 0; r < runs; r += 2) {
+            Py_ssize_t lo = starts[r], mid = starts[r + 1];
+            Py_ssize_t hi = r + 2 <= runs ? starts[r + 2] : mid;
+            Py_ssize_t a = lo, b = mid, o = lo;
+            while (a < mid && b < hi)       /* ties: the left run first (stable) */
+                to[o++] = event_order(&from[b], &from[a]) < 0 ? from[b++] : from[a++];
+            while (a < mid)
+                to[o++] = from[a++];
+            while (b < hi)
+                to[o++] = from[b++];
+            starts[merged++] = lo;
+        }
+        starts[merged] = n;
+        runs = merged;
+        Event *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != events)
+        memcpy(events, from, sizeof(Event) * (size_t)n);
+    PyMem_Free(tmp);
+    PyMem_Free(starts);
+    return 0;
+}
+
 /* The chunk being filled. */
 typedef struct {
     int open;
@@ -348,7 +408,8 @@ assembler_assemble(Assembler *self, PyObject *args)
                                 NONE, rec.kind, rec.flags};
         }
     }
-    qsort(events, (size_t)n, sizeof(Event), event_order);
+    if (sort_events(events, n) < 0)
+        goto done;
 
     chunks = PyList_New(0);
     rows = PyList_New(0);
