@@ -26,6 +26,59 @@ enum { K_CALL = 1, K_RETURN = 2 };
 enum { F_RESUMED = 1, F_YIELDED = 2 };
 enum { DROP_OLDEST = 0, DROP_NEWEST = 1, BLOCK = 2 };
 #define NO_ACTOR UINT32_MAX
+
+/* What the plan made of a code object is also kept on the code object itself
+ * (its co_extra slot): hashing a code object for a dict or set lookup costs
+ * more than the rest of a record. A Hot or ProfileFilter has its own
+ * generation, in the slot's top 16 bits, so that what an earlier recording
+ * left there is never taken for its own. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define CODE_GET_EXTRA PyUnstable_Code_GetExtra
+#define CODE_SET_EXTRA PyUnstable_Code_SetExtra
+#define REQUEST_EXTRA_INDEX PyUnstable_Eval_RequestCodeExtraIndex
+#else
+#define CODE_GET_EXTRA _PyCode_GetExtra
+#define CODE_SET_EXTRA _PyCode_SetExtra
+#define REQUEST_EXTRA_INDEX _PyEval_RequestCodeExtraIndex
+#endif
+static Py_ssize_t extra_index = -1;
+static uint64_t last_generation = 0;
+#define MODE_BITS 48
+
+static uint64_t
+new_generation(void)
+{
+    last_generation = last_generation % 0xFFFF + 1;     /* 1 .. 65535: never 0 */
+    return last_generation;
+}
+
+/* The value this generation left on the code object, or -1. */
+static long
+cached(PyObject *code, uint64_t generation)
+{
+    void *extra = NULL;
+    if (extra_index < 0 || CODE_GET_EXTRA(code, extra_index, &extra) < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    uint64_t v = (uint64_t)(uintptr_t)extra;
+    if (extra == NULL || (v >> MODE_BITS) != generation) {
+        return -1;
+    }
+    return (long)(v & ((1ULL << MODE_BITS) - 1));
+}
+
+static void
+cache(PyObject *code, uint64_t generation, long value)
+{
+    if (extra_index < 0 || value < 0 || (uint64_t)value >= (1ULL << MODE_BITS)) {
+        return;
+    }
+    uintptr_t v = (uintptr_t)((generation << MODE_BITS) | (uint64_t)value);
+    if (CODE_SET_EXTRA(code, extra_index, (void *)v) < 0) {
+        PyErr_Clear();
+    }
+}
 #define NUDGE_NS 100000     /* capture/buffers.py: NUDGE, STARVED */
 #define STARVED_NS 1000000
 #define NUDGES 50           /* at most 5 ms aside, until the flusher has drained */
@@ -248,39 +301,23 @@ write_record(Hot *self, int kind, int flags, long code_index)
     Py_RETURN_NONE;
 }
 
-/* A code object's mode is also kept on the code object itself (co_extra):
- * hashing a code object for the dict costs more than the rest of a record.
- * The slot holds generation << 48 | (mode + 1); a Hot has its own generation,
- * so what an earlier recording left there is not taken for its own. */
-static Py_ssize_t extra_index = -1;
-static uint64_t last_generation = 0;
-#define MODE_BITS 48
+/* A code object's mode is also kept on the code object itself (co_extra,
+ * see the top of this file). The slot holds generation << 48 | (mode + 1). */
 
 static void
 remember_mode(Hot *self, PyObject *code, long mode)
 {
-    if (extra_index < 0 || mode < 0 || (uint64_t)mode >= (1ULL << MODE_BITS) - 1) {
-        return;
-    }
-    uintptr_t v = (uintptr_t)((self->generation << MODE_BITS) | (uint64_t)(mode + 1));
-    if (PyUnstable_Code_SetExtra(code, extra_index, (void *)v) < 0) {
-        PyErr_Clear();
-    }
+    cache(code, self->generation, mode + 1);
 }
 
 /* The mode of a code object; -1 with an exception set; 0 for DISABLE. */
 static long
 mode_of(Hot *self, PyObject *code, int may_decide)
 {
-    void *extra = NULL;
-    if (extra_index >= 0 && PyUnstable_Code_GetExtra(code, extra_index, &extra) == 0
-            && extra != NULL) {
-        uint64_t v = (uint64_t)(uintptr_t)extra;
-        if ((v >> MODE_BITS) == self->generation) {
-            return (long)(v & ((1ULL << MODE_BITS) - 1)) - 1;
-        }
+    long known = cached(code, self->generation);
+    if (known > 0) {
+        return known - 1;
     }
-    PyErr_Clear();
     PyObject *value = PyDict_GetItemWithError(self->modes, code);
     if (value != NULL) {
         long mode = PyLong_AsLong(value);
@@ -466,10 +503,7 @@ hot_init(Hot *self, PyObject *args, PyObject *kwds)
     self->capacity = size;
     self->policy = policy;
     self->active = 1;
-#ifdef HAVE_MONITORING
-    last_generation = last_generation % 0xFFFF + 1;     /* 1 .. 65535: never 0 */
-    self->generation = last_generation;
-#endif
+    self->generation = new_generation();
     if (!PyThread_tss_is_created(&self->tss) && PyThread_tss_create(&self->tss) != 0) {
         PyErr_SetString(PyExc_RuntimeError, "cannot create the per-thread ring key");
         return -1;
@@ -557,7 +591,10 @@ typedef struct {
     PyObject *pending;       /* dict: actor -> pending raises (non-empty: pass all) */
     PyObject *events[8];     /* event names, by PyTrace_* number */
     int active;
+    uint64_t generation;     /* its decisions on code objects: REJECTED or PLANNED */
 } ProfileFilter;
+
+enum { REJECTED = 1, PLANNED = 2 };
 
 static int
 filter_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
@@ -571,12 +608,26 @@ filter_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         if (what == PyTrace_C_CALL || what == PyTrace_C_RETURN || what == PyTrace_C_EXCEPTION) {
             return 0;
         }
-        PyCodeObject *code = PyFrame_GetCode(frame);
+        PyObject *code = (PyObject *)PyFrame_GetCode(frame);
+        long known = cached(code, self->generation);
         int skip;
-        if (what == PyTrace_CALL) {
-            skip = PySet_Contains(self->rejected, (PyObject *)code);
+        if (known == REJECTED) {
+            skip = 1;
+        } else if (known == PLANNED) {
+            skip = 0;
+        } else if (what == PyTrace_CALL) {       /* not decided, or not yet seen here */
+            skip = PySet_Contains(self->rejected, code);
+            if (skip == 1) {
+                cache(code, self->generation, REJECTED);
+            } else if (skip == 0 && PyDict_Contains(self->planned, code) == 1) {
+                cache(code, self->generation, PLANNED);
+            }
         } else {           /* RETURN: only planned frames matter */
-            skip = PyDict_Contains(self->planned, (PyObject *)code) == 0;
+            skip = PyDict_Contains(self->planned, code);
+            if (skip == 1) {
+                cache(code, self->generation, PLANNED);
+            }
+            skip = skip < 0 ? -1 : !skip;
         }
         Py_DECREF(code);
         if (skip < 0) {
@@ -635,6 +686,7 @@ filter_init(ProfileFilter *self, PyObject *args, PyObject *kwds)
         }
     }
     self->active = 1;
+    self->generation = new_generation();
     return 0;
 }
 
@@ -702,9 +754,9 @@ PyInit__hot(void)
     if (m == NULL) {
         return NULL;
     }
-#if defined(HAVE_MONITORING) && UINTPTR_MAX > 0xFFFFFFFFu
+#if UINTPTR_MAX > 0xFFFFFFFFu
     if (extra_index < 0) {
-        extra_index = PyUnstable_Eval_RequestCodeExtraIndex(NULL);   /* -1: none left */
+        extra_index = REQUEST_EXTRA_INDEX(NULL);   /* -1: none left */
         PyErr_Clear();
     }
 #endif
