@@ -316,3 +316,31 @@ def test_a_store_of_schema_1_reads_as_it_did_and_takes_new_sessions(tmp_path):
     again = run_cinescope(["events", "--store", str(store), "--session", "1", "--json"],
                           cwd=tmp_path)
     assert again.stdout.splitlines() == (data / "store-v1.events.jsonl").read_text().splitlines()
+
+
+@pytest.mark.parametrize("cut", ["mid-event", "whole events"])
+def test_a_corrupt_chunk_is_one_line_and_names_the_chunk(record, tmp_path, cut):
+    rec = record("calls.py", trace=["calls"], level="minimal")
+    assert rec.returncode == 0
+    with sqlite3.connect(rec.store) as db:
+        first, data = db.execute("SELECT first_id, data FROM chunks ORDER BY first_id "
+                                 "LIMIT 1").fetchone()
+        # level minimal, no object: an event is 5 one-byte fields, or a longer ts delta
+        from cinescope.store import chunks
+        events = chunks.decode(data, first, 0)
+        assert len(events) > 2
+        short = data[:3]
+        if cut == "whole events":     # cut at an event boundary: only the count tells
+            pos = 0
+            for _ in range(2):
+                pos += 1
+                for _field in range(4):
+                    while data[pos] & 0x80:
+                        pos += 1
+                    pos += 1
+            short = data[:pos]
+        db.execute("UPDATE chunks SET data = ? WHERE first_id = ?", (short, first))
+    shown = run_cinescope(["events", "--store", str(rec.store)], cwd=tmp_path)
+    assert shown.returncode == 2 and shown.stdout == ""
+    assert shown.stderr.count("\n") == 1
+    assert f"chunk {first} cannot be read" in shown.stderr and "Traceback" not in shown.stderr

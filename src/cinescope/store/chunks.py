@@ -196,9 +196,10 @@ def _find(stack: list, loc: int) -> int:
     return 0
 
 
-def decode(data: bytes, first_id: int, ts0: int) -> list[tuple]:
+def decode(data: bytes, first_id: int, ts0: int, count: int | None = None) -> list[tuple]:
     """A chunk's events: (id, kind, ts, location, link, object, flag, data)
-    with `link` the caller's call (a call) or the call (a return), or None."""
+    with `link` the caller's call (a call) or the call (a return), or None.
+    ValueError or IndexError when `data` is not a whole chunk of `count` events."""
     out = []
     event_id, ts, pos, end = first_id, ts0, 0, len(data)
     while pos < end:
@@ -218,6 +219,10 @@ def decode(data: bytes, first_id: int, ts0: int) -> list[tuple]:
             pos += size
         out.append((event_id, R.RETURN if tag & _T_RETURN else R.CALL, ts, loc or None,
                     event_id - link if link else None, obj, bool(tag & _T_FLAG), payload))
+        if pos > end:
+            raise ValueError("the last event is cut short")
+    if count is not None and len(out) != count:
+        raise ValueError(f"{len(out)} events where the chunk says {count}")
     return out
 
 

@@ -52,7 +52,8 @@ class WriterProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cinescope.store.writer_process", path, str(session)],
+            [sys.executable, "-m", "cinescope.store.writer_process", path, str(session),
+             str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, close_fds=True, start_new_session=True)
         self._pipe = self.process.stdin

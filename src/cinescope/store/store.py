@@ -157,11 +157,11 @@ class Store:
         names = {a["id"]: a["name"] for a in self._query(
             "SELECT id, name FROM actors WHERE session = ?", (session,))}
         out = []
-        for row in self._query("SELECT first_id, actor, ts0, data FROM chunks "
+        for row in self._query("SELECT first_id, actor, ts0, count, data FROM chunks "
                                f"WHERE {' AND '.join(where)} ORDER BY first_id", params):
             actor = row["actor"]
             try:
-                decoded = chunks.decode(row["data"], row["first_id"], row["ts0"])
+                decoded = chunks.decode(row["data"], row["first_id"], row["ts0"], row["count"])
             except (IndexError, ValueError) as exc:
                 raise StoreError(f"store {self.path} is corrupt: chunk {row['first_id']} "
                                  f"cannot be read ({exc}); restore it from a copy") from None

@@ -64,9 +64,10 @@ def _iso(wall_ns: int) -> str:
 class SessionWriter:
     """A sink for one process of one session (see capture.flusher)."""
 
-    def __init__(self, path: str, session: int, code_modules: dict):
+    def __init__(self, path: str, session: int, code_modules: dict, pid: int | None = None):
         self.conn: sqlite3.Connection = open_store(path)
         self.session = session
+        self.pid = pid if pid is not None else os.getpid()    # the recorded process
         self.code_modules = code_modules
         self._actors: dict[str, int] = {}
         self._objects: dict[int, int] = {}
@@ -182,7 +183,7 @@ class SessionWriter:
             _, ts, key, type_name, address = record
             cursor = self.conn.execute(
                 "INSERT INTO objects (session, type, pid, address) VALUES (?,?,?,?)",
-                (self.session, type_name, os.getpid(), address))
+                (self.session, type_name, self.pid, address))
             self._objects[key] = cursor.lastrowid
         elif kind == R.ERROR:
             errors.append(record[2])

@@ -1,4 +1,5 @@
-"""The writer process: `python -m cinescope.store.writer_process STORE SESSION`.
+"""The writer process: `python -m cinescope.store.writer_process STORE SESSION PID`
+(PID: the recorded process it writes for).
 
 Reads batches from the recorded program (see store.pipe) on stdin and writes
 them with a SessionWriter. It ignores SIGINT and SIGTERM, which a terminal or
@@ -38,12 +39,12 @@ def _ext(code: int, data: bytes):
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    path, session = argv[0], int(argv[1])
+    path, session, pid = argv[0], int(argv[1]), int(argv[2])
     if os.environ.get("CINESCOPE_INJECT_FAULT") == "writer-start":    # tests/test_faults.py
         return 1
     modules: dict = {}
     codes: dict = {}       # code id -> CodeInfo
-    writer = SessionWriter(path, session, modules)
+    writer = SessionWriter(path, session, modules, pid)
     sys.stdout.buffer.write(READY)      # the program starts once its writer reads
     sys.stdout.buffer.flush()
     unpacker = msgpack.Unpacker(raw=False, ext_hook=_ext, strict_map_key=False,

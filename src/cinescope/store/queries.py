@@ -1,0 +1,383 @@
+"""Questions to a recording: what an actor did, how an object's state evolved,
+who sent what to whom, the call stack at a moment, who set a value.
+
+    from cinescope.store import History
+    with History("recordings.db") as h:           # the latest session
+        h.call_stack_at(event=1234)
+        h.value_history(7, "balance")
+        h.last_write(7, "balance", before=1234)
+
+Events are the dictionaries of `Store.events` (docs/json.md). The other
+results are the dataclasses below. Every question reads what it needs by an
+index: an event by its id (the `events` key, or the one chunk whose id range
+holds it), an actor's events around a time (`events_actor_ts`,
+`chunks_actor_ts`), an object's state changes (`events_object_ts`), the
+messages of a session (`events_session_kind_ts`).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ..capture import records as R
+from . import chunks
+from .schema import StoreError
+from .store import Store, _unpack, jsonable
+
+MISSING = {"missing": True}      # `old` of an attribute that did not exist before
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One call open on a stack: the call event, and where."""
+    call: int
+    function: str | None
+    module: str | None
+    file: str | None
+    line: int | None
+    object: int | None
+    ts: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """One attribute of one object changed by one event."""
+    event: int
+    ts: int
+    t: float
+    actor: int
+    actor_name: str | None
+    object: int
+    attr: str
+    old: object
+    new: object
+    deleted: bool
+    method: str | None       # None: changed from outside the object's methods
+    call: int | None         # the method call that made it
+
+
+@dataclass(frozen=True)
+class Message:
+    """A send paired with its receive (either may be missing)."""
+    message: int
+    channel: int | None
+    value: object
+    send: dict | None
+    receive: dict | None
+
+    @property
+    def received(self) -> bool:
+        return self.receive is not None
+
+    @property
+    def latency_ns(self) -> int | None:
+        if self.send is None or self.receive is None:
+            return None
+        return self.receive["ts"] - self.send["ts"]
+
+
+@dataclass(frozen=True)
+class Write:
+    """Who set a value: the change, and the call stack it was made from."""
+    change: Change
+    stack: list[Frame] = field(default_factory=list)
+
+
+class History:
+    """The questions, over one session of a store (the latest by default)."""
+
+    def __init__(self, store: str | Store, session: int | None = None):
+        self.store = store if isinstance(store, Store) else Store(store)
+        self._own = not isinstance(store, Store)
+        info = self.store.session(session)
+        self.session = info["id"]
+        self.conn = self.store.conn
+        self.start_ns = self._one("SELECT start_ns FROM sessions WHERE id = ?",
+                                  (self.session,))[0]
+        self._chunk_cache: dict[int, dict[int, tuple]] = {}
+        self._locations: dict | None = None
+        self._names: dict | None = None
+
+    def __enter__(self) -> "History":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._own:
+            self.store.close()
+
+    # -- reading ------------------------------------------------------------------
+    def _one(self, sql: str, params=()):
+        try:
+            return self.conn.execute(sql, params).fetchone()
+        except Exception as exc:
+            raise StoreError(f"store {self.store.path} cannot be read ({exc})") from None
+
+    def _rows(self, sql: str, params=()) -> list[dict]:
+        return self.store._query(sql, params)
+
+    def _loc(self, loc: int | None) -> dict | None:
+        if self._locations is None:
+            self._locations = self.store._locations()
+        if loc is not None and loc not in self._locations:
+            self._locations = self.store._locations()
+        return self._locations.get(loc)
+
+    def _name(self, actor: int | None) -> str | None:
+        if self._names is None or actor not in self._names:
+            self._names = {r["id"]: r["name"] for r in self._rows(
+                "SELECT id, name FROM actors WHERE session = ?", (self.session,))}
+        return self._names.get(actor)
+
+    def _row_events(self, where: str, params=(), order: str = "ts, id",
+                    limit: int | None = None) -> list[dict]:
+        sql = ("SELECT e.*, a.name AS actor_name, l.file, l.line, l.function, l.module "
+               "FROM events e LEFT JOIN actors a ON a.id = e.actor "
+               f"LEFT JOIN locations l ON l.id = e.location WHERE e.session = ? AND {where} "
+               f"ORDER BY {order}")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [Store._event(row, self.start_ns) for row in self._rows(sql, (self.session,
+                                                                             *params))]
+
+    def _chunk(self, row: dict) -> dict[int, tuple]:
+        """A chunk's events by id (decoded once)."""
+        first = row["first_id"]
+        events = self._chunk_cache.get(first)
+        if events is None:
+            try:
+                decoded = chunks.decode(row["data"], first, row["ts0"], row["count"])
+            except (IndexError, ValueError) as exc:
+                raise StoreError(f"store {self.store.path} is corrupt: chunk {first} cannot "
+                                 f"be read ({exc}); restore it from a copy") from None
+            events = {e[0]: (row["actor"],) + e for e in decoded}
+            if len(self._chunk_cache) > 64:
+                self._chunk_cache.pop(next(iter(self._chunk_cache)))
+            self._chunk_cache[first] = events
+        return events
+
+    def _chunk_event(self, item: tuple) -> dict:
+        actor, event_id, kind, ts, loc, link, obj, flag, payload = item
+        data = jsonable(_unpack(payload))
+        if flag:
+            data["resumed" if kind == R.CALL else "yielded"] = True
+        return {"id": event_id, "session": self.session, "kind": R.EVENT_KINDS[kind],
+                "ts": ts, "t": round((ts - self.start_ns) / 1e9, 9), "actor": actor,
+                "actor_name": self._name(actor), "location": self._loc(loc),
+                "call": event_id if kind == R.CALL else link,
+                "parent": link if kind == R.CALL else None, "message": None,
+                "object": obj, "other_actor": None, "data": data}
+
+    def event(self, event_id: int) -> dict:
+        """One event by its id."""
+        found = self._row_events("e.id = ?", (event_id,))
+        if found:
+            return found[0]
+        rows = self._rows("SELECT first_id, last_id, actor, ts0, count, data FROM chunks "
+                          "WHERE first_id <= ? AND session = ? ORDER BY first_id DESC LIMIT 1",
+                          (event_id, self.session))
+        if rows and rows[0]["last_id"] >= event_id:
+            item = self._chunk(rows[0]).get(event_id)
+            if item is not None:
+                return self._chunk_event(item)
+        raise StoreError(f"session {self.session} has no event {event_id}; "
+                         "`cinescope events` lists them")
+
+    def actor_id(self, actor: str | int) -> int:
+        """An actor given by id, key or name (the first of that name)."""
+        return self.store._actor_ids(self.session, actor)[0]
+
+    # -- what an actor did ------------------------------------------------------------
+    def timeline(self, actor: str | int, t0: float | None = None,
+                 t1: float | None = None) -> list[dict]:
+        """The actor's events between t0 and t1 (seconds since the session
+        started; None: from the start, to the end), in time order."""
+        actor = self.actor_id(actor)
+        lo = self.start_ns + round(t0 * 1e9) if t0 is not None else 0
+        hi = self.start_ns + round(t1 * 1e9) if t1 is not None else 2 ** 63 - 1
+        out = self._row_events("e.actor = ? AND e.ts BETWEEN ? AND ?", (actor, lo, hi))
+        for row in self._chunks_of(actor, lo, hi):
+            out += [self._chunk_event(item) for item in self._chunk(row).values()
+                    if lo <= item[3] <= hi]
+        out.sort(key=lambda e: (e["ts"], e["id"]))
+        return out
+
+    def _chunks_of(self, actor: int, lo: int, hi: int) -> list[dict]:
+        return self._rows("SELECT first_id, last_id, actor, ts0, ts1, count, data FROM chunks "
+                          "WHERE actor = ? AND ts0 <= ? AND ts1 >= ? ORDER BY ts0",
+                          (actor, hi, lo))
+
+    def _last_event(self, actor: int, ts: int) -> dict | None:
+        """The actor's last event at or before ts."""
+        rows = self._row_events("e.actor = ? AND e.ts <= ?", (actor, ts),
+                                order="e.ts DESC, e.id DESC", limit=1)
+        best = rows[0] if rows else None
+        chunk = self._rows("SELECT first_id, last_id, actor, ts0, ts1, count, data FROM chunks "
+                           "WHERE actor = ? AND ts0 <= ? ORDER BY ts0 DESC LIMIT 1",
+                           (actor, ts))
+        if chunk:
+            items = [i for i in self._chunk(chunk[0]).values() if i[3] <= ts]
+            if items:
+                item = max(items, key=lambda i: (i[3], i[1]))
+                if best is None or (item[3], item[1]) > (best["ts"], best["id"]):
+                    best = self._chunk_event(item)
+        return best
+
+    # -- call stacks ------------------------------------------------------------------
+    def call_stack_at(self, event: int | None = None, *, actor: str | int | None = None,
+                      t: float | None = None) -> list[Frame]:
+        """The calls open at an event (its own call included), or in an actor
+        at time t (seconds since the session started); outermost first."""
+        if event is not None:
+            at = self.event(event)
+        elif actor is not None and t is not None:
+            at = self._last_event(self.actor_id(actor), self.start_ns + round(t * 1e9))
+            if at is None:
+                return []
+        else:
+            raise ValueError("call_stack_at needs an event, or an actor and a time t")
+        if at["kind"] == "call":
+            innermost = at["id"]
+        elif at["kind"] in ("return", "raise") and event is None:
+            # after a return, the call it returned from is no longer open
+            innermost = self.event(at["call"])["parent"] if at["call"] else None
+        else:
+            innermost = at["call"]
+        stack = []
+        while innermost is not None:
+            call = self.event(innermost)
+            location = call["location"] or {}
+            stack.append(Frame(call["id"], location.get("function"), location.get("module"),
+                               location.get("file"), location.get("line"), call["object"],
+                               call["ts"]))
+            innermost = call["parent"]
+        stack.reverse()
+        return stack
+
+    # -- state ----------------------------------------------------------------------------
+    def objects(self, spec: str | int) -> list[int]:
+        """Object ids: an id, or every object of a class ("module:Class",
+        "module.Class" or just "Class")."""
+        if isinstance(spec, int) or str(spec).isdigit():
+            return [int(spec)]
+        name = str(spec).replace(":", ".")
+        names = [name]
+        module, _, cls = name.rpartition(".")
+        if module and module == self._main_module():
+            names.append("__main__." + cls)     # the program's own classes
+        rows = self._rows(
+            "SELECT id FROM objects WHERE session = ? AND (type IN (?, ?) OR type LIKE ? "
+            "ESCAPE '\\') ORDER BY id",
+            (self.session, names[0], names[-1],
+             "%." + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")))
+        if not rows:
+            raise StoreError(f"session {self.session} recorded no object {spec!r}; "
+                             "plan its class to record its state")
+        return [r["id"] for r in rows]
+
+    def _main_module(self) -> str | None:
+        """The module name the program's own file has (its __main__)."""
+        argv = self.store.session(self.session)["argv"]
+        if not argv:
+            return None
+        if argv[0] == "-m":
+            return argv[1] if len(argv) > 1 else None
+        return os.path.splitext(os.path.basename(argv[0]))[0]
+
+    def state_history(self, target: str | int, attr: str | None = None) -> list[Change]:
+        """Every change to an object (an id), or to the objects of a class
+        ("module:Class"); "module:Class.attr" names one attribute of them."""
+        if attr is None and isinstance(target, str) and "." in target.partition(":")[2]:
+            target, attr = target.rsplit(".", 1)
+        out = []
+        for obj in self.objects(target):
+            out += self.value_history(obj, attr)
+        out.sort(key=lambda c: (c.ts, c.event))
+        return out
+
+    def value_history(self, obj: int, attr: str | None = None, *,
+                      before: int | None = None) -> list[Change]:
+        """The changes of one object (of one attribute), oldest first; with
+        `before`, only those that happened before that event."""
+        where, params = "e.object = ? AND e.kind = ?", [obj, R.STATE]
+        if before is not None:
+            at = self.event(before)
+            where += " AND (e.ts < ? OR (e.ts = ? AND e.id < ?))"
+            params += [at["ts"], at["ts"], at["id"]]
+        out = []
+        for e in self._row_events(where, params):
+            for name, change in (e["data"].get("changes") or {}).items():
+                if attr is not None and name != attr:
+                    continue
+                out.append(Change(e["id"], e["ts"], e["t"], e["actor"], e["actor_name"], obj,
+                                  name, change.get("old", MISSING), change.get("new"),
+                                  bool(change.get("deleted")), e["data"].get("method"),
+                                  e["call"]))
+        return out
+
+    def last_write(self, obj: int, attr: str, before: int | None = None) -> Write | None:
+        """Who set obj.attr last (before an event): the change, the method,
+        and the stack it was called from."""
+        changes = self.value_history(obj, attr, before=before)
+        if not changes:
+            return None
+        change = changes[-1]
+        return Write(change, self.call_stack_at(change.event))
+
+    # -- messages -----------------------------------------------------------------------------
+    def message_flow(self, sender: str | int | None = None, receiver: str | int | None = None,
+                     t0: float | None = None, t1: float | None = None) -> list[Message]:
+        """Sends paired with their receives, in the order sent; a send never
+        received has `receive` None. `sender`/`receiver`: actors."""
+        lo = self.start_ns + round(t0 * 1e9) if t0 is not None else 0
+        hi = self.start_ns + round(t1 * 1e9) if t1 is not None else 2 ** 63 - 1
+        rows = self._row_events("e.kind IN (?, ?) AND e.ts BETWEEN ? AND ?",
+                                (R.SEND, R.RECEIVE, lo, hi))
+        sends, receives, order = {}, {}, []
+        for e in rows:
+            key = e["message"]
+            if e["kind"] == "send":
+                sends[key] = e
+                order.append(key)
+            else:
+                receives[key] = e
+                if key not in sends:
+                    order.append(key)
+        send_actor = self.actor_id(sender) if sender is not None else None
+        receive_actor = self.actor_id(receiver) if receiver is not None else None
+        out = []
+        for key in order:
+            send, receive = sends.get(key), receives.get(key)
+            if send_actor is not None and (send is None or send["actor"] != send_actor):
+                continue
+            if receive_actor is not None and (receive is None
+                                              or receive["actor"] != receive_actor):
+                continue
+            first = send or receive
+            out.append(Message(key, first["object"], first["data"].get("value"), send,
+                               receive))
+        return out
+
+    # -- correlation ------------------------------------------------------------------------
+    def correlated(self, event_id: int) -> list[dict]:
+        """What belongs with an event: for a call, its return or raise, the
+        calls it made and what happened in it; for a send or receive, the
+        other side; for anything else, its call."""
+        at = self.event(event_id)
+        if at["kind"] in ("send", "receive") and at["message"] is not None:
+            return self._row_events("e.message = ?", (at["message"],))
+        call = at["id"] if at["kind"] == "call" else at["call"]
+        if call is None:
+            return [at]
+        out = [self.event(call)] if call != at["id"] else [at]
+        out += self._row_events("e.call = ?", (call,))
+        head = out[0]
+        ended = any(e["kind"] == "raise" for e in out)
+        for row in self._chunks_of(head["actor"], head["ts"], 2 ** 63 - 1):
+            if ended:
+                break
+            for item in self._chunk(row).values():
+                if item[5] == call and item[1] != call:
+                    out.append(self._chunk_event(item))   # its return, and its callees
+                    ended = ended or item[2] == R.RETURN and not item[7]
+        out.sort(key=lambda e: (e["ts"], e["id"]))
+        return out

@@ -1,0 +1,142 @@
+"""Questions to a recording, answered against what the program logged itself
+(tests/programs/q_bank.py writes down every change and message as it runs)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cinescope.store import History, StoreError
+from cinescope.store.queries import MISSING
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    """One recording of q_bank, and the program's own log of it."""
+    from conftest import PROGRAMS, run_cinescope
+    tmp = tmp_path_factory.mktemp("bank")
+    log = tmp / "log.json"
+    proc = run_cinescope(["record", "--store", str(tmp / "store.db"), "--trace", "q_bank",
+                          str(PROGRAMS / "q_bank.py"), str(log)], cwd=tmp)
+    assert proc.returncode == 0 and proc.stdout == "30\n", proc.stderr
+    history = History(str(tmp / "store.db"))
+    yield history, json.loads(log.read_text())
+    history.__exit__(None, None, None)
+
+
+def actor(thread_name):
+    """The main thread is the process's actor."""
+    return "MainProcess" if thread_name == "MainThread" else thread_name
+
+
+def account(h):
+    [obj] = h.objects("q_bank:Account")
+    return obj
+
+
+def test_value_history_is_what_the_program_did(bank):
+    h, log = bank
+    changes = h.value_history(account(h), "balance")
+    first, rest = changes[0], changes[1:]
+    assert (first.old, first.new, first.method) == (MISSING, 10, "Account.__init__")
+    assert [(c.old, c.new, c.method, c.actor_name) for c in rest] == \
+        [(old, new, method, actor(thread)) for kind, _, old, new, method, thread in
+         (entry for entry in log if entry[0] == "set")]
+    # the same, asked by class and attribute
+    by_name = h.state_history("q_bank:Account.balance")
+    assert [(c.event, c.new) for c in by_name] == [(c.event, c.new) for c in changes]
+    assert {c.attr for c in h.state_history(account(h))} == {"owner", "balance"}
+    # the object belongs to the program's process, not to the writer's
+    [obj] = [o for o in h.store.objects() if o["id"] == account(h)]
+    [process] = [a for a in h.store.actors() if a["kind"] == "process"]
+    assert obj["pid"] == process["pid"]
+
+
+def test_last_write_says_who_set_the_value_and_from_where(bank):
+    h, log = bank
+    changes = h.value_history(account(h), "balance")
+    final_withdraw = changes[-1]
+    assert final_withdraw.method == "Account.withdraw"
+    write = h.last_write(account(h), "balance", before=final_withdraw.event)
+    deposits = [e for e in log if e[0] == "set" and e[4] == "Account.deposit"]
+    assert (write.change.old, write.change.new) == (deposits[-1][2], deposits[-1][3])
+    assert write.change.actor_name == "teller"
+    assert [f.function for f in write.stack] == ["teller", "audit", "Account.deposit"]
+    assert write.stack[-1].call == write.change.call
+    # nothing was written before the first change
+    assert h.last_write(account(h), "balance", before=changes[0].event) is None
+
+
+def test_call_stack_at_an_event_and_at_a_time(bank):
+    h, _ = bank
+    deposit = [c for c in h.value_history(account(h), "balance")
+               if c.method == "Account.deposit"][1]
+    by_event = h.call_stack_at(deposit.event)
+    assert [f.function for f in by_event] == ["teller", "audit", "Account.deposit"]
+    assert by_event[-1].object == account(h)
+    # at a time: after everything that happened at that time (the change is
+    # recorded as the method returns, at the same moment)
+    by_time = h.call_stack_at(actor="teller", t=h.event(deposit.call)["t"])
+    assert by_time == by_event
+    assert [f.function for f in h.call_stack_at(actor="teller", t=deposit.t)] == \
+        ["teller", "audit"]
+    # at a call, the stack holds it; after its return, it is gone
+    teller_events = h.timeline("teller")
+    audit_return = [e for e in teller_events if e["kind"] == "return"
+                    and e["location"]["function"] == "audit"][0]
+    after = h.call_stack_at(actor="teller", t=audit_return["t"])
+    assert [f.function for f in after] == ["teller"]
+
+
+def test_message_flow_pairs_each_send_with_its_receive(bank):
+    h, log = bank
+    flow = h.message_flow()
+    sent = [entry[2] for entry in log if entry[0] == "send"]
+    received = [entry[2] for entry in log if entry[0] == "receive"]
+    assert [m.value for m in flow] == sent
+    assert [m.value for m in flow if m.received] == received
+    [lost] = [m for m in flow if not m.received]
+    assert lost.value == "left" and lost.send["actor_name"] == "MainProcess"
+    assert all(m.receive["actor_name"] == "teller" for m in flow if m.received)
+    assert all(m.latency_ns >= 0 for m in flow if m.received)
+    assert [m.value for m in h.message_flow(sender="MainProcess", receiver="teller")] == \
+        received
+    assert h.message_flow(sender="teller") == []
+
+
+def test_timeline_of_one_actor(bank):
+    h, log = bank
+    events = h.timeline("teller")
+    assert {e["actor_name"] for e in events} == {"teller"}
+    assert [e["ts"] for e in events] == sorted(e["ts"] for e in events)
+    calls = [e["location"]["function"] for e in events if e["kind"] == "call"]
+    deposits = sum(1 for e in log if e[0] == "set" and e[4] == "Account.deposit")
+    assert calls == ["teller"] + ["audit", "Account.deposit"] * deposits
+    receives = [e["data"]["value"] for e in events if e["kind"] == "receive"]
+    assert receives == [e[2] for e in log if e[0] == "receive"]
+    # a window in time holds only what happened in it
+    middle = events[len(events) // 2]["t"]
+    assert all(e["t"] >= middle for e in h.timeline("teller", t0=middle))
+    assert all(e["t"] <= middle for e in h.timeline("teller", t1=middle))
+
+
+def test_correlated_events_of_a_call_and_of_a_message(bank):
+    h, _ = bank
+    deposit = h.value_history(account(h), "balance")[1]
+    related = h.correlated(deposit.call)
+    kinds = [(e["kind"], e["location"]["function"]) for e in related]
+    assert kinds == [("call", "Account.deposit"), ("state", "Account.deposit"),
+                     ("return", "Account.deposit")]
+    assert related[-1]["call"] == deposit.call
+    send = h.message_flow()[0].send
+    assert [e["kind"] for e in h.correlated(send["id"])] == ["send", "receive"]
+
+
+def test_events_by_id_from_rows_and_from_chunks(bank):
+    h, _ = bank
+    for e in h.timeline("teller"):
+        assert h.event(e["id"]) == e
+    with pytest.raises(StoreError, match="no event 999999"):
+        h.event(999999)
+    with pytest.raises(StoreError, match="no object"):
+        h.objects("q_bank:Nothing")
