@@ -64,7 +64,7 @@ class Recording:
         store, session = self.store, self.id
 
         def factory():
-            return WriterProcess(store, session, self.recorder.modules)
+            return WriterProcess(store, session, self.recorder.modules, self.recorder.arena)
         self._pid = os.getpid()
         return factory
 
@@ -111,7 +111,8 @@ def start_child(config: dict) -> None:
     rec_holder: dict = {}
 
     def factory():
-        return WriterProcess(config["store"], config["session"], rec_holder["rec"].modules)
+        return WriterProcess(config["store"], config["session"], rec_holder["rec"].modules,
+                             rec_holder["rec"].arena)
 
     rec = Recorder(plan, factory, main_alias=config.get("main_alias"),
                    main_file=config.get("main_file"),

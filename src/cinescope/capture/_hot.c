@@ -91,11 +91,28 @@ typedef struct {
     uint8_t flags;
 } Record;              /* 24 bytes: store/pipe.py reads it as "<QIIBB6x" */
 
+/* A slot header of the arena (capture/arena.py), or a private ring's own. */
+typedef struct {
+    uint64_t head;       /* records written (the program; release) */
+    uint64_t tail;       /* records read (the reader; release) */
+    uint64_t dropped;    /* records the program did not write (drop_newest, block) */
+    uint64_t pad[5];
+} SlotHeader;
+
+typedef struct {
+    uint64_t magic, slots, capacity, record_size, in_use, log_offset, log_capacity,
+        log_length;
+} ArenaHeader;
+
+#define ARENA_MAGIC 0x3130474e49525343ULL     /* "CSRING01" little-endian */
+
 typedef struct Ring {
     Record *records;
     Py_ssize_t capacity;          /* a power of two */
-    Py_ssize_t head, tail;        /* running counts: written, read */
-    uint64_t dropped, dropped_reported;
+    SlotHeader *slot;             /* in the arena (shared) or &own (private) */
+    SlotHeader own;
+    int shared;
+    uint64_t dropped_reported;
     uint64_t woken_at;            /* when the flusher was woken for this ring */
     uint32_t thread_actor;
     PyObject *task;               /* the task last seen running here (strong) */
@@ -120,7 +137,27 @@ typedef struct {
     int policy;
     int active;
     uint64_t generation;      /* tells this Hot's modes on code objects from others' */
+    Py_buffer arena;          /* capture/arena.py's memory, or .buf NULL */
+    int log_full;             /* the arena's log took no more: descriptions go by pipe */
 } Hot;
+
+#define LOAD_ACQUIRE(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE_RELEASE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+static ArenaHeader *
+arena_header(Hot *self)
+{
+    return (ArenaHeader *)self->arena.buf;
+}
+
+static void
+release_arena(Hot *self)
+{
+    if (self->arena.buf != NULL) {
+        PyBuffer_Release(&self->arena);
+        self->arena.buf = NULL;
+    }
+}
 
 static void
 free_rings(Hot *self)
@@ -129,7 +166,9 @@ free_rings(Hot *self)
     while (ring != NULL) {
         Ring *next = ring->next;
         Py_CLEAR(ring->task);
-        PyMem_RawFree(ring->records);
+        if (!ring->shared) {
+            PyMem_RawFree(ring->records);
+        }
         PyMem_RawFree(ring);
         ring = next;
     }
@@ -170,11 +209,23 @@ thread_ring(Hot *self)
         PyErr_NoMemory();
         return NULL;
     }
-    ring->records = PyMem_RawMalloc(sizeof(Record) * (size_t)self->capacity);
-    if (ring->records == NULL) {
-        PyMem_RawFree(ring);
-        PyErr_NoMemory();
-        return NULL;
+    ArenaHeader *header = arena_header(self);
+    if (header != NULL && header->in_use < header->slots) {
+        uint64_t index = header->in_use;
+        char *base = (char *)self->arena.buf;
+        ring->slot = (SlotHeader *)(base + sizeof(ArenaHeader) + index * sizeof(SlotHeader));
+        ring->records = (Record *)(base + sizeof(ArenaHeader) + header->slots * sizeof(SlotHeader)
+                                   + index * (uint64_t)self->capacity * sizeof(Record));
+        ring->shared = 1;
+        STORE_RELEASE(&header->in_use, index + 1);
+    } else {
+        ring->records = PyMem_RawMalloc(sizeof(Record) * (size_t)self->capacity);
+        if (ring->records == NULL) {
+            PyMem_RawFree(ring);
+            PyErr_NoMemory();
+            return NULL;
+        }
+        ring->slot = &ring->own;
     }
     ring->capacity = self->capacity;
     ring->thread_actor = (uint32_t)actor;
@@ -241,19 +292,24 @@ write_record(Hot *self, int kind, int flags, long code_index)
         return NULL;
     }
     uint64_t ts = now_ns();
-    while (ring->head - ring->tail >= ring->capacity) {
+    SlotHeader *slot = ring->slot;
+    uint64_t head = slot->head;                 /* only this thread writes it */
+    uint64_t capacity = (uint64_t)ring->capacity;
+    while (head - LOAD_ACQUIRE(&slot->tail) >= capacity) {
         if (self->policy == DROP_NEWEST) {
-            ring->dropped++;
+            __atomic_fetch_add(&slot->dropped, 1, __ATOMIC_RELAXED);
             Py_RETURN_NONE;
         }
         if (self->policy == DROP_OLDEST) {
-            ring->tail++;
-            ring->dropped++;
+            if (!ring->shared) {        /* the flusher reads under the GIL: move it */
+                slot->tail++;
+                slot->dropped++;
+            }   /* shared: overwrite; the writer counts what it did not read */
             break;
         }
         /* BLOCK: wake the flusher and let it run until there is room */
         if (!self->active) {
-            ring->dropped++;
+            __atomic_fetch_add(&slot->dropped, 1, __ATOMIC_RELAXED);
             Py_RETURN_NONE;
         }
         PyObject *r = PyObject_CallNoArgs(self->wake);
@@ -266,14 +322,14 @@ write_record(Hot *self, int kind, int flags, long code_index)
         nanosleep(&pause, NULL);
         Py_END_ALLOW_THREADS
     }
-    Record *record = &ring->records[ring->head & (ring->capacity - 1)];
+    Record *record = &ring->records[head & (capacity - 1)];
     record->ts = ts;
     record->code = (uint32_t)code_index;
     record->actor = actor;
     record->kind = (uint8_t)kind;
     record->flags = (uint8_t)flags;
-    ring->head++;
-    Py_ssize_t used = ring->head - ring->tail;
+    STORE_RELEASE(&slot->head, head + 1);
+    Py_ssize_t used = (Py_ssize_t)(head + 1 - LOAD_ACQUIRE(&slot->tail));
     if (used == ring->capacity / 4 || used == ring->capacity / 2
             || used == ring->capacity / 4 * 3) {
         /* a quarter full: have the flusher come before the ring is full */
@@ -289,8 +345,8 @@ write_record(Hot *self, int kind, int flags, long code_index)
             /* woken a while ago and still not drained: the flusher is starved
              * of the GIL (a thread that releases it often, as an event loop
              * does, takes it back before a waiting one runs); let it in */
-            Py_ssize_t tail = ring->tail;
-            for (int i = 0; i < NUDGES && ring->tail == tail; i++) {
+            uint64_t tail = LOAD_ACQUIRE(&slot->tail);
+            for (int i = 0; i < NUDGES && LOAD_ACQUIRE(&slot->tail) == tail; i++) {
                 Py_BEGIN_ALLOW_THREADS
                 struct timespec pause = {0, NUDGE_NS};
                 nanosleep(&pause, NULL);
@@ -421,7 +477,9 @@ hot_drain_raw(Hot *self, PyObject *arg)
     }
     Py_ssize_t total = 0;
     for (Ring *ring = self->rings; ring != NULL; ring = ring->next) {
-        total += ring->head - ring->tail;
+        if (!ring->shared) {      /* the writer process reads the arena itself */
+            total += (Py_ssize_t)(ring->slot->head - ring->slot->tail);
+        }
     }
     PyObject *out = PyBytes_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(Record));
     if (out == NULL) {
@@ -430,14 +488,18 @@ hot_drain_raw(Hot *self, PyObject *arg)
     char *to = PyBytes_AS_STRING(out);
     Py_ssize_t n = 0;
     for (Ring *ring = self->rings; ring != NULL; ring = ring->next) {
-        while (ring->tail < ring->head) {
-            Record *r = &ring->records[ring->tail & (ring->capacity - 1)];
+        if (ring->shared) {
+            continue;
+        }
+        SlotHeader *slot = ring->slot;
+        while (slot->tail < slot->head) {
+            Record *r = &ring->records[slot->tail & (ring->capacity - 1)];
             if (r->ts > cutoff) {
                 break;
             }
             memcpy(to + n * sizeof(Record), r, sizeof(Record));
             n++;
-            ring->tail++;
+            slot->tail++;
         }
     }
     if (n < total && _PyBytes_Resize(&out, n * (Py_ssize_t)sizeof(Record)) < 0) {
@@ -451,8 +513,10 @@ hot_take_dropped(Hot *self, PyObject *Py_UNUSED(ignored))
 {
     unsigned long long total = 0;
     for (Ring *ring = self->rings; ring != NULL; ring = ring->next) {
-        total += ring->dropped - ring->dropped_reported;
-        ring->dropped_reported = ring->dropped;
+        if (!ring->shared) {      /* the writer counts the arena's */
+            total += ring->slot->dropped - ring->dropped_reported;
+            ring->dropped_reported = ring->slot->dropped;
+        }
     }
     return PyLong_FromUnsignedLongLong(total);
 }
@@ -464,11 +528,87 @@ hot_set_active(Hot *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-static PyObject *
-hot_reset(Hot *self, PyObject *Py_UNUSED(ignored))
+/* Take an arena (capture/arena.py's memory) for the rings of threads to come;
+ * None: private rings only. */
+static int
+use_arena(Hot *self, PyObject *arena)
 {
-    free_rings(self);     /* in a forked child: the parent's records are the parent's */
+    release_arena(self);
+    self->log_full = 0;
+    if (arena == Py_None) {
+        return 0;
+    }
+    if (PyObject_GetBuffer(arena, &self->arena, PyBUF_WRITABLE) < 0) {
+        self->arena.buf = NULL;
+        return -1;
+    }
+    ArenaHeader *h = arena_header(self);
+    if (self->arena.len < (Py_ssize_t)sizeof(ArenaHeader) || h->magic != ARENA_MAGIC
+            || h->capacity != (uint64_t)self->capacity || h->record_size != sizeof(Record)
+            || h->log_offset + h->log_capacity > (uint64_t)self->arena.len
+            || sizeof(ArenaHeader) + h->slots * (sizeof(SlotHeader)
+                                                 + h->capacity * sizeof(Record))
+               > h->log_offset) {
+        release_arena(self);
+        PyErr_SetString(PyExc_ValueError, "not a ring arena of this capacity");
+        return -1;
+    }
+    return 0;
+}
+
+/* reset(arena): forget every ring (in a forked child: the parent's records
+ * are the parent's, and so is its arena) and take a new arena or None. */
+static PyObject *
+hot_reset(Hot *self, PyObject *arena)
+{
+    free_rings(self);
+    if (use_arena(self, arena) < 0) {
+        return NULL;
+    }
     Py_RETURN_NONE;
+}
+
+/* describe(bytes) -> bool: append an entry to the arena's description log
+ * (what a code or actor index stands for), for the writer to read even after
+ * the program is killed. False: no arena, or its log is full (then never
+ * again: the entries stay in index order; the rest goes by pipe). */
+static PyObject *
+hot_describe(Hot *self, PyObject *arg)
+{
+    char *bytes;
+    Py_ssize_t size;
+    if (PyBytes_AsStringAndSize(arg, &bytes, &size) < 0) {
+        return NULL;
+    }
+    ArenaHeader *h = arena_header(self);
+    if (h == NULL || self->log_full) {
+        Py_RETURN_FALSE;
+    }
+    uint64_t length = h->log_length;            /* only the program writes it */
+    if (size > 0xFFFFFF || length + 4 + (uint64_t)size > h->log_capacity) {
+        self->log_full = 1;
+        Py_RETURN_FALSE;
+    }
+    char *at = (char *)self->arena.buf + h->log_offset + length;
+    uint32_t n = (uint32_t)size;
+    memcpy(at, &n, 4);
+    memcpy(at + 4, bytes, (size_t)size);
+    STORE_RELEASE(&h->log_length, length + 4 + (uint64_t)size);
+    Py_RETURN_TRUE;
+}
+
+/* written() -> int: records written into the arena's rings so far (the
+ * flusher tells the writer how far it may read when this moved). */
+static PyObject *
+hot_written(Hot *self, PyObject *Py_UNUSED(ignored))
+{
+    unsigned long long total = 0;
+    for (Ring *ring = self->rings; ring != NULL; ring = ring->next) {
+        if (ring->shared) {
+            total += ring->slot->head;
+        }
+    }
+    return PyLong_FromUnsignedLongLong(total);
 }
 
 static int
@@ -477,15 +617,16 @@ hot_init(Hot *self, PyObject *args, PyObject *kwds)
     static char *names[] = {"modes", "codes", "actors", "decide", "on_call", "on_resume",
                             "on_return", "on_yield", "thread_actor", "task_actor",
                             "get_running_loop", "current_task", "disable", "wake",
-                            "capacity", "policy", NULL};
+                            "capacity", "policy", "arena", NULL};
     PyObject *o[14];
+    PyObject *arena = Py_None;
     Py_ssize_t capacity;
     int policy;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!OOOOOOOOOOOni", names,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!OOOOOOOOOOOni|O", names,
                                      &PyDict_Type, &o[0], &PyList_Type, &o[1],
                                      &PyList_Type, &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
                                      &o[8], &o[9], &o[10], &o[11], &o[12], &o[13],
-                                     &capacity, &policy)) {
+                                     &capacity, &policy, &arena)) {
         return -1;
     }
     Py_ssize_t size = 16;
@@ -503,6 +644,9 @@ hot_init(Hot *self, PyObject *args, PyObject *kwds)
     self->capacity = size;
     self->policy = policy;
     self->active = 1;
+    if (use_arena(self, arena) < 0) {
+        return -1;
+    }
     self->generation = new_generation();
     if (!PyThread_tss_is_created(&self->tss) && PyThread_tss_create(&self->tss) != 0) {
         PyErr_SetString(PyExc_RuntimeError, "cannot create the per-thread ring key");
@@ -543,6 +687,7 @@ hot_dealloc(Hot *self)
 {
     PyObject_GC_UnTrack(self);
     free_rings(self);
+    release_arena(self);
     if (PyThread_tss_is_created(&self->tss)) {
         PyThread_tss_delete(&self->tss);
     }
@@ -560,7 +705,9 @@ static PyMethodDef hot_methods[] = {
     {"drain_raw", (PyCFunction)hot_drain_raw, METH_O, "records written at or before a time"},
     {"take_dropped", (PyCFunction)hot_take_dropped, METH_NOARGS, "records dropped since"},
     {"set_active", (PyCFunction)hot_set_active, METH_O, "start or stop recording"},
-    {"reset", (PyCFunction)hot_reset, METH_NOARGS, "forget every ring (after a fork)"},
+    {"reset", (PyCFunction)hot_reset, METH_O, "forget every ring, take an arena (fork)"},
+    {"describe", (PyCFunction)hot_describe, METH_O, "append to the arena's description log"},
+    {"written", (PyCFunction)hot_written, METH_NOARGS, "records written into the arena"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -92,6 +92,7 @@ class BufferSet:
         self.wake = lambda: None  # set by the flusher
         self.draining = True      # False once no flusher will empty the buffers
         self._dropped_reported = 0
+        self._written = 0
         # other places records wait in (the C rings): drain_raw(cutoff) -> bytes,
         # take_dropped(); their records go to the sink as they are
         self.sources: list = []
@@ -127,6 +128,13 @@ class BufferSet:
                for source in self.sources]
         return out, [(source, blob) for source, blob in raw if blob]
 
+    def arena_moved(self) -> bool:
+        """Records were written into a shared ring since the last call (the
+        writer reads them itself, but only up to a cutoff the flusher sends)."""
+        written = sum(source.written() for source in self.sources)
+        moved, self._written = written != self._written, written
+        return moved
+
     def take_dropped(self) -> int:
         """Records dropped since the last call."""
         with self._lock:
@@ -141,6 +149,7 @@ class BufferSet:
         with self._lock:
             self._buffers = [keep] if keep is not None else []
         self._dropped_reported = 0
+        self._written = 0
         if keep is not None:
             keep.records.clear()
             keep.meta.clear()

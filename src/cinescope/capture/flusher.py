@@ -3,9 +3,11 @@
 It wakes every `interval` seconds (100 ms at most, so a killed program loses
 at most that much), and once more when recording stops. The sink does the
 expensive part (correlating, packing, writing) on this thread, never on the
-program's. A sink is any object with ``write(records, dropped, raw)`` (raw:
-[(source, bytes)] from the C rings, see store/pipe.py) and
-``close(session_end)``.
+program's. A sink is any object with ``write(records, dropped, raw, cutoff,
+sources)`` (raw: [(source, bytes)] from the C rings' private rings; cutoff:
+the time every record of the batch is at or before, None for all; sources:
+the rings, whose arena the sink may read up to the cutoff, see
+store/pipe.py) and ``close(session_end)``.
 """
 from __future__ import annotations
 
@@ -42,12 +44,13 @@ class Flusher(threading.Thread):
 
     def flush(self, final: bool = False) -> None:
         with self._io:
-            records, raw = self.buffers.drain(None if final else time.monotonic_ns())
+            cutoff = None if final else time.monotonic_ns()
+            records, raw = self.buffers.drain(cutoff)
             dropped = self.buffers.take_dropped()
-            if not (records or raw or dropped):
+            if not (records or raw or dropped or self.buffers.arena_moved()):
                 return
             try:
-                self.sink.write(records, dropped, raw)
+                self.sink.write(records, dropped, raw, cutoff, self.buffers.sources)
             except Exception as exc:
                 self.buffers.draining = False
                 self.on_error(exc)

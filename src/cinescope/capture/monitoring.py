@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import msgpack
+
 from .recorder import FULL, MINIMAL
 
 mon = sys.monitoring
@@ -149,11 +151,14 @@ class MonitoringBackend:
         actors: list = []
         actor_index: dict = {}
 
+        source = RingSource(None, codes, actors, rec.modules)
+
         def index_of(key):
             index = actor_index.get(key)
             if index is None:
                 index = actor_index[key] = len(actors)
                 actors.append(key)
+                source.logged("actor", index, key)
             return index
 
         def decide(code):
@@ -162,6 +167,8 @@ class MonitoringBackend:
                 return None
             modes[code] = len(codes) << 2 | (1 if info.rank == MINIMAL else 2)
             codes.append(code)
+            source.logged("code", len(codes) - 1, (code.co_filename, code.co_firstlineno,
+                                                    code.co_qualname, rec.modules.get(code, "?")))
             return modes[code]
 
         def thread_actor():
@@ -197,14 +204,20 @@ class MonitoringBackend:
             get_running_loop=asyncio.events._get_running_loop,
             current_task=asyncio.current_task, disable=DISABLE,
             wake=lambda: rec.buffers.wake(), capacity=rec.plan.buffer_size,
-            policy=("drop_oldest", "drop_newest", "block").index(rec.plan.overflow))
-        rec.buffers.sources.append(RingSource(self.hot, codes, actors))
+            policy=("drop_oldest", "drop_newest", "block").index(rec.plan.overflow),
+            arena=rec.arena.memory if rec.arena is not None else None)
+        source.attach(self.hot)
+        rec.buffers.sources.append(source)
         return {E.PY_START: self.hot.py_start, E.PY_RESUME: self.hot.py_resume,
                 E.PY_RETURN: self.hot.py_return, E.PY_YIELD: self.hot.py_yield}
 
     def after_fork(self) -> None:
         if self.hot is not None:
-            self.hot.reset()
+            arena = self.rec.arena
+            self.hot.reset(arena.memory if arena is not None else None)
+            for source in self.rec.buffers.sources:
+                if isinstance(source, RingSource):
+                    source.after_fork(arena is not None)
 
     def stop(self) -> None:
         if self.hot is not None:
@@ -222,13 +235,49 @@ class MonitoringBackend:
 
 
 class RingSource:
-    """The C rings as the flusher sees them: raw records, and the code objects
-    and actor keys their indexes stand for (both lists only ever grow; the
-    writer process decodes the records, see store/writer_process.py)."""
+    """The C rings as the flusher sees them: raw records of the private rings,
+    and the code objects and actor keys their indexes stand for (both lists
+    only ever grow; the writer process decodes the records, see
+    store/writer_process.py). With an arena (capture/arena.py) the writer
+    reads the shared rings itself, and the first `codes_logged` code and
+    `actors_logged` actor indexes from the arena's description log; the
+    flusher only tells it how far to read (`written`)."""
 
-    def __init__(self, hot, codes: list, actors: list):
-        self.hot = hot
+    def __init__(self, hot, codes: list, actors: list, modules: dict):
         self.codes = codes
         self.actors = actors
+        self.modules = modules
+        self.codes_logged = self.actors_logged = 0
+        self._logging = True
+        if hot is not None:
+            self.attach(hot)
+
+    def attach(self, hot) -> None:
+        self.hot = hot
         self.drain_raw = hot.drain_raw
         self.take_dropped = hot.take_dropped
+        self.written = hot.written
+
+    def logged(self, what: str, index: int, description) -> None:
+        """Describe an index in the arena's log while it takes them (in order)."""
+        if not self._logging:
+            return
+        entry = msgpack.packb((what, index, description), use_bin_type=True)
+        if self.hot.describe(entry):
+            if what == "code":
+                self.codes_logged = index + 1
+            else:
+                self.actors_logged = index + 1
+        else:
+            self._logging = False     # full, or no arena: the rest goes by pipe
+
+    def after_fork(self, arena: bool) -> None:
+        """A forked child starts a new arena, log and writer, with the lists as
+        they are: describe them all again, to the new log while it takes them."""
+        self.codes_logged = self.actors_logged = 0
+        self._logging = arena
+        for index, code in enumerate(self.codes):
+            self.logged("code", index, (code.co_filename, code.co_firstlineno,
+                                        code.co_qualname, self.modules.get(code, "?")))
+        for index, key in enumerate(self.actors):
+            self.logged("actor", index, key)

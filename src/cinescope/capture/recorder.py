@@ -98,6 +98,7 @@ class Recorder:
         self._message_ids = itertools.count(1)
         self.active = False
         self.flusher: Flusher | None = None
+        self.arena = None         # the C rings' shared memory (capture/arena.py), if any
         self.backend = None
         self._patches: list = []
         from .actors import Actors
@@ -113,6 +114,7 @@ class Recorder:
     def start(self) -> None:
         """Start recording; on failure nothing stays hooked and the error is raised."""
         from .backends import choose_backend
+        self.arena = _new_arena(self.plan.buffer_size)
         self.flusher = Flusher(self.buffers, self.sink_factory(), self._writer_failed)
         self.active = True
         try:
@@ -151,6 +153,8 @@ class Recorder:
             self.unpatch()
         flusher, self.flusher = self.flusher, None
         flusher.stop(session_end)
+        if self.arena is not None:
+            self.arena.close()      # the program's side; the writer read it to the end
 
     def after_fork_in_child(self) -> None:
         """In a forked child: the parent's buffers and writer are the parent's;
@@ -162,9 +166,13 @@ class Recorder:
         self.pid = os.getpid()
         self.parent_actor = parent_actor
         self.buffers.reset_after_fork(None)
+        parent_arena = self.arena           # the parent's: its writer reads it
+        self.arena = _new_arena(self.plan.buffer_size) if parent_arena is not None else None
         after_fork = getattr(self.backend, "after_fork", None)
         if after_fork is not None:
             after_fork()
+        if parent_arena is not None:
+            parent_arena.close()
         self.tls = threading.local()
         st = self._new_thread_state(self.process_actor)
         self.actors.after_fork()
@@ -450,6 +458,19 @@ def _init_plumbing() -> None:
 _init_plumbing()
 
 _fork_recorders: list = []
+
+
+def _new_arena(capacity: int):
+    """Shared memory for the C rings when the C monitoring path will record
+    (CINESCOPE_ARENA=off: private rings, drained by the flusher)."""
+    from .backends import BackendError, backend_name
+    try:
+        if backend_name() != "monitoring" or os.environ.get("CINESCOPE_ARENA") == "off":
+            return None
+    except BackendError:
+        return None                 # choose_backend says why, in start()
+    from .arena import Arena
+    return Arena.create(capacity)
 
 
 def _register_fork_hooks(recorder: Recorder) -> None:

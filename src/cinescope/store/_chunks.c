@@ -533,6 +533,204 @@ static PyTypeObject AssemblerType = {
     .tp_methods = assembler_methods,
 };
 
+/* ArenaReader(memory): the writer process's side of capture/arena.py. */
+typedef struct { uint64_t head, tail, dropped, pad[5]; } SlotHeader;
+typedef struct {
+    uint64_t magic, slots, capacity, record_size, in_use, log_offset, log_capacity,
+        log_length;
+} ArenaHeader;
+#define ARENA_MAGIC 0x3130474e49525343ULL
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer memory;
+    uint64_t log_read;          /* bytes of the log read so far */
+    uint64_t *dropped_seen;     /* per slot: the program's drop count last seen */
+} ArenaReader;
+
+static ArenaHeader *
+reader_header(ArenaReader *self)
+{
+    return (ArenaHeader *)self->memory.buf;
+}
+
+static int
+reader_init(ArenaReader *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"memory", NULL};
+    PyObject *memory;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O", kwlist, &memory))
+        return -1;
+    if (self->memory.buf != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ArenaReader is initialized once");
+        return -1;
+    }
+    if (PyObject_GetBuffer(memory, &self->memory, PyBUF_WRITABLE) < 0) {
+        self->memory.buf = NULL;
+        return -1;
+    }
+    ArenaHeader *h = reader_header(self);
+    if (self->memory.len < (Py_ssize_t)sizeof(ArenaHeader) || h->magic != ARENA_MAGIC
+            || h->record_size != sizeof(RingRec) || h->capacity == 0
+            || (h->capacity & (h->capacity - 1)) != 0
+            || h->log_offset + h->log_capacity > (uint64_t)self->memory.len
+            || sizeof(ArenaHeader) + h->slots * (sizeof(SlotHeader)
+                                                 + h->capacity * sizeof(RingRec))
+               > h->log_offset) {
+        PyBuffer_Release(&self->memory);
+        self->memory.buf = NULL;
+        PyErr_SetString(PyExc_ValueError, "not a ring arena (capture/arena.py)");
+        return -1;
+    }
+    self->dropped_seen = PyMem_Calloc((size_t)(h->slots ? h->slots : 1), sizeof(uint64_t));
+    if (self->dropped_seen == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* log() -> [bytes]: the description log's entries added since the last call. */
+static PyObject *
+reader_log(ArenaReader *self, PyObject *Py_UNUSED(ignored))
+{
+    ArenaHeader *h = reader_header(self);
+    if (h == NULL) {
+        PyErr_SetString(PyExc_ValueError, "ArenaReader not initialized");
+        return NULL;
+    }
+    uint64_t length = __atomic_load_n(&h->log_length, __ATOMIC_ACQUIRE);
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    const char *log = (const char *)self->memory.buf + h->log_offset;
+    while (self->log_read + 4 <= length && length <= h->log_capacity) {
+        uint32_t n;
+        memcpy(&n, log + self->log_read, 4);
+        if (self->log_read + 4 + n > length)
+            break;
+        PyObject *entry = PyBytes_FromStringAndSize(log + self->log_read + 4, n);
+        if (entry == NULL || PyList_Append(out, entry) < 0) {
+            Py_XDECREF(entry);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(entry);
+        self->log_read += 4 + n;
+    }
+    return out;
+}
+
+/* drain(cutoff) -> (bytes, dropped): every ring's records written at or
+ * before cutoff (RING records, oldest first within a ring), and how many
+ * records were lost since the last drain: overwritten before they were read
+ * (drop_oldest), or never written (drop_newest, block). */
+static PyObject *
+reader_drain(ArenaReader *self, PyObject *arg)
+{
+    unsigned long long cutoff = PyLong_AsUnsignedLongLong(arg);
+    if (cutoff == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    ArenaHeader *h = reader_header(self);
+    if (h == NULL) {
+        PyErr_SetString(PyExc_ValueError, "ArenaReader not initialized");
+        return NULL;
+    }
+    uint64_t slots = __atomic_load_n(&h->in_use, __ATOMIC_ACQUIRE);
+    if (slots > h->slots)
+        slots = h->slots;
+    uint64_t cap = h->capacity;
+    char *base = (char *)self->memory.buf;
+    SlotHeader *headers = (SlotHeader *)(base + sizeof(ArenaHeader));
+    const RingRec *records = (const RingRec *)(base + sizeof(ArenaHeader)
+                                               + h->slots * sizeof(SlotHeader));
+    Buf out = {0};
+    unsigned long long dropped = 0;
+    for (uint64_t i = 0; i < slots; i++) {
+        SlotHeader *slot = &headers[i];
+        const RingRec *ring = records + i * cap;
+        uint64_t tail = slot->tail;             /* only the reader writes it */
+        uint64_t head = __atomic_load_n(&slot->head, __ATOMIC_ACQUIRE);
+        uint64_t start = head - tail > cap ? head - cap : tail;
+        Py_ssize_t at = out.len;
+        uint64_t end = start;
+        while (end < head) {
+            RingRec rec;
+            memcpy(&rec, &ring[end & (cap - 1)], sizeof rec);
+            if (rec.ts > cutoff)
+                break;
+            if (buf_reserve(&out, sizeof rec) < 0) {
+                PyMem_Free(out.p);
+                return NULL;
+            }
+            memcpy(out.p + out.len, &rec, sizeof rec);
+            out.len += sizeof rec;
+            end++;
+        }
+        /* what the program overwrote while it was being copied is not kept */
+        uint64_t head2 = __atomic_load_n(&slot->head, __ATOMIC_ACQUIRE);
+        uint64_t valid = head2 > cap ? head2 - cap : 0;
+        if (valid > start) {
+            uint64_t torn = (valid < end ? valid : end) - start;
+            memmove(out.p + at, out.p + at + torn * sizeof(RingRec),
+                    (size_t)(out.len - at) - torn * sizeof(RingRec));
+            out.len -= (Py_ssize_t)(torn * sizeof(RingRec));
+        }
+        uint64_t new_tail = end > valid ? end : valid;
+        uint64_t kept = (uint64_t)(out.len - at) / sizeof(RingRec);
+        dropped += new_tail - tail - kept;
+        __atomic_store_n(&slot->tail, new_tail, __ATOMIC_RELEASE);
+        uint64_t program_dropped = __atomic_load_n(&slot->dropped, __ATOMIC_RELAXED);
+        dropped += program_dropped - self->dropped_seen[i];
+        self->dropped_seen[i] = program_dropped;
+    }
+    PyObject *blob = PyBytes_FromStringAndSize((const char *)out.p, out.len);
+    PyMem_Free(out.p);
+    if (blob == NULL)
+        return NULL;
+    PyObject *result = Py_BuildValue("(NK)", blob, dropped);
+    return result;
+}
+
+static PyObject *
+reader_release(ArenaReader *self, PyObject *Py_UNUSED(ignored))
+{
+    if (self->memory.buf != NULL) {
+        PyBuffer_Release(&self->memory);
+        self->memory.buf = NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static void
+reader_dealloc(ArenaReader *self)
+{
+    if (self->memory.buf != NULL)
+        PyBuffer_Release(&self->memory);
+    PyMem_Free(self->dropped_seen);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef reader_methods[] = {
+    {"log", (PyCFunction)reader_log, METH_NOARGS, "new entries of the description log"},
+    {"drain", (PyCFunction)reader_drain, METH_O, "(records up to a time, records lost)"},
+    {"release", (PyCFunction)(void (*)(void))reader_release, METH_NOARGS,
+     "let go of the memory (before closing its mmap)"},
+    {NULL}
+};
+
+static PyTypeObject ArenaReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "cinescope.store._chunks.ArenaReader",
+    .tp_basicsize = sizeof(ArenaReader),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Reads the rings and the description log of a ring arena.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)reader_init,
+    .tp_dealloc = (destructor)reader_dealloc,
+    .tp_methods = reader_methods,
+};
+
 static struct PyModuleDef chunks_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "_chunks",
@@ -543,12 +741,13 @@ static struct PyModuleDef chunks_module = {
 PyMODINIT_FUNC
 PyInit__chunks(void)
 {
-    if (PyType_Ready(&AssemblerType) < 0)
+    if (PyType_Ready(&AssemblerType) < 0 || PyType_Ready(&ArenaReaderType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&chunks_module);
     if (m == NULL)
         return NULL;
-    if (PyModule_AddObjectRef(m, "Assembler", (PyObject *)&AssemblerType) < 0) {
+    if (PyModule_AddObjectRef(m, "Assembler", (PyObject *)&AssemblerType) < 0
+            || PyModule_AddObjectRef(m, "ArenaReader", (PyObject *)&ArenaReaderType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

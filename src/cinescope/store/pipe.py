@@ -31,6 +31,7 @@ NO_VALUE_EXT = 0    # msgpack ext type standing for records.NO_VALUE
 READY = b"ready\n"  # the writer process's one line on stdout: its store is open
 PIPE_BYTES = 1 << 20  # the pipe's buffer (Linux; where allowed): a second of slack or so
 READY_TIMEOUT = 60
+ALL = 2 ** 64 - 1     # a cutoff after every record
 _CODE_AT = {R.CALL, R.RETURN, R.RAISE, R.STATE, R.LINE, R.SEND, R.RECEIVE, R.SPAWN}
 
 
@@ -41,7 +42,7 @@ def _ext(obj):
 
 
 class WriterProcess:
-    def __init__(self, path: str, session: int, code_modules: dict):
+    def __init__(self, path: str, session: int, code_modules: dict, arena=None):
         self.path, self.session = path, session
         self.code_modules = code_modules
         self._code_ids: dict = {}
@@ -51,11 +52,14 @@ class WriterProcess:
             os.path.abspath(__file__))))
         env = dict(os.environ)
         env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
+        argv = [sys.executable, "-m", "cinescope.store.writer_process", path, str(session),
+                str(os.getpid())]
+        if arena is not None:       # the C rings in shared memory: the writer reads them
+            argv.append(str(arena.fd))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cinescope.store.writer_process", path, str(session),
-             str(os.getpid())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, close_fds=True, start_new_session=True)
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=env, close_fds=True, start_new_session=True,
+            pass_fds=(arena.fd,) if arena is not None else ())
         self._pipe = self.process.stdin
         try:
             fcntl.fcntl(self._pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
@@ -79,8 +83,11 @@ class WriterProcess:
             mark_failed(self.path, self.session, reason)
             raise StoreError(reason)
 
-    def write(self, records: list[tuple], dropped: int, raw=()) -> None:
-        out = [dropped]
+    def write(self, records: list[tuple], dropped: int, raw=(), cutoff: int | None = None,
+              sources=()) -> None:
+        """One batch; `cutoff`: the time up to which the writer may read the
+        arena's rings (every record of the batch is at or before it)."""
+        out = [dropped, cutoff if cutoff is not None else ALL]
         for record in records:
             kind = record[0]
             code = record[3] if kind in _CODE_AT else None
@@ -88,13 +95,16 @@ class WriterProcess:
                 out.append(record)
             else:
                 out.append(record[:3] + (self._code_id(code, out),) + record[4:])
-        for source, blob in raw:
-            for index in range(self._ring_codes, len(source.codes)):
+        for source in sources:
+            # what the arena's log did not take goes here, in index order
+            for index in range(max(self._ring_codes, source.codes_logged), len(source.codes)):
                 out.append((RING_CODE, index, self._code_id(source.codes[index], out)))
             self._ring_codes = len(source.codes)
-            for index in range(self._ring_actors, len(source.actors)):
+            for index in range(max(self._ring_actors, source.actors_logged),
+                               len(source.actors)):
                 out.append((RING_ACTOR, index, source.actors[index]))
             self._ring_actors = len(source.actors)
+        for source, blob in raw:
             out.append((RING, blob))
         self._pipe.write(self._packer.pack(out))
         self._pipe.flush()

@@ -1,5 +1,5 @@
-"""The writer process: `python -m cinescope.store.writer_process STORE SESSION PID`
-(PID: the recorded process it writes for).
+"""The writer process: `python -m cinescope.store.writer_process STORE SESSION PID [FD]`
+(PID: the recorded process it writes for; FD: its ring arena, capture/arena.py).
 
 Reads batches from the recorded program (see store.pipe) on stdin and writes
 them with a SessionWriter. It ignores SIGINT and SIGTERM, which a terminal or
@@ -16,7 +16,8 @@ import sys
 import msgpack
 
 from ..capture import records as R
-from .pipe import CODE, NO_VALUE_EXT, READY, RING, RING_ACTOR, RING_CODE
+from .pipe import ALL, CODE, NO_VALUE_EXT, READY, RING, RING_ACTOR, RING_CODE
+from .rings import open_arena
 from .writer import SessionWriter
 
 
@@ -45,6 +46,7 @@ def main(argv: list[str]) -> int:
     modules: dict = {}
     codes: dict = {}       # code id -> CodeInfo
     writer = SessionWriter(path, session, modules, pid)
+    arena = Arena(int(argv[3]), writer, modules) if len(argv) > 3 else None
     sys.stdout.buffer.write(READY)      # the program starts once its writer reads
     sys.stdout.buffer.flush()
     unpacker = msgpack.Unpacker(raw=False, ext_hook=_ext, strict_map_key=False,
@@ -63,8 +65,19 @@ def main(argv: list[str]) -> int:
                     session_end, closed = message[1], True
                     break
                 rings: list[bytes] = []
-                records = _decode(message[1:], codes, modules, writer, rings)
-                writer.write(records, message[0], rings)
+                dropped, cutoff = message[0], message[1]
+                if arena is not None:
+                    arena.describe()        # before the batch: it may use what is new
+                records = _decode(message[2:], codes, modules, writer, rings)
+                if arena is not None:
+                    dropped += arena.drain(cutoff, rings)
+                writer.write(records, dropped, rings)
+        if arena is not None:   # closed, or the program is gone: read the arena to the end
+            arena.describe()
+            rings = []
+            lost = arena.drain(ALL, rings)
+            if rings or lost:
+                writer.write([], lost, rings)
     except Exception as exc:  # record why, then stop: the program goes on unrecorded
         try:
             writer.write([(R.ERROR, 0, f"the writer process failed: {exc!r}"[:300])], 0)
@@ -72,7 +85,43 @@ def main(argv: list[str]) -> int:
             pass
     finally:
         writer.close(session_end)
+        if arena is not None:
+            arena.close()
     return 0
+
+
+class Arena:
+    """The recorded process's ring arena (capture/arena.py), read here."""
+
+    def __init__(self, fd: int, writer: SessionWriter, modules: dict):
+        self.reader, self.memory = open_arena(fd)
+        self.writer = writer
+        self.modules = modules
+
+    def describe(self) -> None:
+        """What the log says the rings' new code and actor indexes stand for."""
+        for entry in self.reader.log():
+            what, _index, description = msgpack.unpackb(entry, raw=False)
+            if what == "code":
+                filename, firstlineno, qualname, module = description
+                info = CodeInfo(filename, firstlineno, qualname)
+                self.modules[info] = module
+                self.writer.ring_code(info)
+            else:
+                self.writer.ring_actor(description)
+
+    def drain(self, cutoff: int, rings: list) -> int:
+        blob, lost = self.reader.drain(cutoff)
+        if blob:
+            rings.append(blob)
+        return lost
+
+    def close(self) -> None:
+        self.reader.release()
+        try:
+            self.memory.close()
+        except (BufferError, ValueError):
+            pass
 
 
 def _decode(records: list, codes: dict, modules: dict, writer: SessionWriter,
