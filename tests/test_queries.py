@@ -140,3 +140,16 @@ def test_events_by_id_from_rows_and_from_chunks(bank):
         h.event(999999)
     with pytest.raises(StoreError, match="no object"):
         h.objects("q_bank:Nothing")
+
+
+def test_exceptions_with_their_path_and_the_slowest_calls(bank):
+    h, _ = bank
+    [(raised, path)] = h.exceptions()
+    assert raised["data"]["exception"]["type"] == "ValueError"
+    assert [f.function for f in path] == ["main", "Account.withdraw"]
+    slowest = h.slowest_calls(3)
+    assert slowest[0]["location"]["function"] == "main"      # it encloses everything
+    assert [c["duration_ns"] for c in slowest] == sorted((c["duration_ns"] for c in slowest),
+                                                         reverse=True)
+    deposits = h.slowest_calls(10, function="Account.deposit")
+    assert len(deposits) == 3 and all(c["duration_ns"] > 0 for c in deposits)

@@ -222,6 +222,11 @@ COMMANDS = {"record": cmd_record, "sessions": cmd_sessions, "events": cmd_events
             "summary": cmd_summary}
 
 
+def _views() -> None:
+    from .views import COMMANDS as VIEWS
+    COMMANDS.update(VIEWS)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -230,11 +235,19 @@ def main(argv: list[str] | None = None) -> int:
               "  sessions [--store PATH] [--json]\n"
               "  events [--store PATH] [--session ID] [--kind K]... [--actor A] [--limit N] "
               "[--json]\n"
-              "  summary [--store PATH] [--session ID]\n")
+              "  summary [--store PATH] [--session ID]\n"
+              "  timeline [--actor A] [--from T] [--to T]      what one actor did\n"
+              "  history TARGET [--attr A]                     how an object's state changed\n"
+              "  messages [--from A] [--to B]                  sends paired with receives\n"
+              "  stack --at EVENT                              the call stack at an event\n"
+              "  why TARGET.ATTR [--at EVENT]                  who set a value, from where\n"
+              "  replay [--actor A] [--at EVENT]               step forward and back\n"
+              "(views take --store PATH, --session ID and --json)\n")
         return 0 if argv else USAGE_ERROR
     if argv[0] == "--version":
         print(f"cinescope {__version__}")
         return 0
+    _views()
     command = COMMANDS.get(argv[0])
     if command is None:
         sys.stderr.write(f"cinescope: error: unknown command {argv[0]!r}; "

@@ -51,8 +51,8 @@ def main(log_path):
     worker.join()
     try:
         account.withdraw(1000)
-    except ValueError:
-        pass
+    except ValueError as exc:
+        LOG.append(["caught", str(exc)])
     account.withdraw(3)
     LOG.append(["send", threading.current_thread().name, "left"])
     q.put("left")            # never received

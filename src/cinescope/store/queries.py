@@ -202,9 +202,14 @@ class History:
         return out
 
     def _chunks_of(self, actor: int, lo: int, hi: int) -> list[dict]:
+        """The actor's chunks with events between lo and hi. One actor's chunks
+        follow each other in time: they start at the last one starting at or
+        before lo (both lookups by the (actor, ts0) index)."""
+        first = self._one("SELECT max(ts0) FROM chunks WHERE actor = ? AND ts0 <= ?",
+                          (actor, lo))[0]
         return self._rows("SELECT first_id, last_id, actor, ts0, ts1, count, data FROM chunks "
-                          "WHERE actor = ? AND ts0 <= ? AND ts1 >= ? ORDER BY ts0",
-                          (actor, hi, lo))
+                          "WHERE actor = ? AND ts0 BETWEEN ? AND ? AND ts1 >= ? ORDER BY ts0",
+                          (actor, first if first is not None else lo, hi, lo))
 
     def _last_event(self, actor: int, ts: int) -> dict | None:
         """The actor's last event at or before ts."""
@@ -220,6 +225,37 @@ class History:
                 item = max(items, key=lambda i: (i[3], i[1]))
                 if best is None or (item[3], item[1]) > (best["ts"], best["id"]):
                     best = self._chunk_event(item)
+        return best
+
+    def step(self, actor: int, at: dict | None, forward: bool) -> dict | None:
+        """The actor's event right after (before) `at` in time order; from the
+        start (end) when `at` is None."""
+        if at is None:
+            key = (-1, -1) if forward else (2 ** 63, 2 ** 63)
+        else:
+            key = (at["ts"], at["id"])
+        if forward:
+            rows = self._row_events("e.actor = ? AND (e.ts > ? OR (e.ts = ? AND e.id > ?))",
+                                    (actor, key[0], key[0], key[1]), limit=1)
+            chunks_near = self._chunks_of(actor, key[0], key[0]) + self._rows(
+                "SELECT first_id, last_id, actor, ts0, ts1, count, data FROM chunks "
+                "WHERE actor = ? AND ts0 > ? ORDER BY ts0 LIMIT 1", (actor, key[0]))
+        else:
+            rows = self._row_events("e.actor = ? AND (e.ts < ? OR (e.ts = ? AND e.id < ?))",
+                                    (actor, key[0], key[0], key[1]),
+                                    order="e.ts DESC, e.id DESC", limit=1)
+            chunks_near = self._rows(
+                "SELECT first_id, last_id, actor, ts0, ts1, count, data FROM chunks "
+                "WHERE actor = ? AND ts0 <= ? ORDER BY ts0 DESC LIMIT 2", (actor, key[0]))
+        best = rows[0] if rows else None
+        for row in chunks_near:
+            items = [i for i in self._chunk(row).values()
+                     if ((i[3], i[1]) > key if forward else (i[3], i[1]) < key)]
+            if not items:
+                continue
+            item = (min if forward else max)(items, key=lambda i: (i[3], i[1]))
+            if best is None or (((item[3], item[1]) < (best["ts"], best["id"])) == forward):
+                best = self._chunk_event(item)
         return best
 
     # -- call stacks ------------------------------------------------------------------
@@ -380,4 +416,39 @@ class History:
                     out.append(self._chunk_event(item))   # its return, and its callees
                     ended = ended or item[2] == R.RETURN and not item[7]
         out.sort(key=lambda e: (e["ts"], e["id"]))
+        return out
+
+    # -- outliers --------------------------------------------------------------------------
+    def exceptions(self) -> list[tuple[dict, list[Frame]]]:
+        """Every raise, oldest first, with the calls open when it left its frame."""
+        return [(e, self.call_stack_at(e["id"]))
+                for e in self._row_events("e.kind = ?", (R.RAISE,))]
+
+    def slowest_calls(self, n: int = 10, function: str | None = None) -> list[dict]:
+        """The n calls that took longest (a call event with `duration_ns`), the
+        slowest first; only `function`'s when given. Reads every call."""
+        calls: dict[int, dict] = {}
+        durations: list[tuple[int, int]] = []
+        for row in self._rows("SELECT first_id, last_id, actor, ts0, count, data FROM chunks "
+                              "WHERE session = ? ORDER BY first_id", (self.session,)):
+            for item in self._chunk(row).values():
+                _, event_id, kind, ts, loc, link, _, flag, _ = item
+                if kind == R.CALL:
+                    calls[event_id] = (ts, loc)
+                elif link in calls and not flag:        # a return (not a yield)
+                    start, loc = calls.pop(link)
+                    durations.append((ts - start, link))
+        for e in self._row_events("e.kind IN (?, ?)", (R.CALL, R.RETURN)):   # schema 1
+            if e["kind"] == "call":
+                calls[e["id"]] = (e["ts"], None)
+            elif e["call"] in calls and not e["data"].get("yielded"):
+                durations.append((e["ts"] - calls.pop(e["call"])[0], e["call"]))
+        durations.sort(reverse=True)
+        out = []
+        for took, call in durations:
+            event = self.event(call)
+            if function is None or (event["location"] or {}).get("function") == function:
+                out.append(dict(event, duration_ns=took))
+                if len(out) == n:
+                    break
         return out

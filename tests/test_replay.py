@@ -1,0 +1,130 @@
+"""Time travel and the terminal views, on a recording of tests/programs/q_bank.py
+checked against what the program logged as it ran."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import PROGRAMS, run_cinescope
+from cinescope.replay import Cursor
+from cinescope.store import History
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("replay")
+    log = tmp / "log.json"
+    proc = run_cinescope(["record", "--store", str(tmp / "store.db"), "--trace", "q_bank",
+                          str(PROGRAMS / "q_bank.py"), str(log)], cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    return tmp, tmp / "store.db", json.loads(log.read_text())
+
+
+def what(event):
+    return (event["kind"], event["location"]["function"] if event["location"] else None)
+
+
+def second_deposit(store):
+    with History(str(store)) as h:
+        [account] = h.objects("q_bank:Account")
+        return account, [c for c in h.value_history(account, "balance")
+                         if c.method == "Account.deposit"][1]
+
+
+def test_step_back_steps_over_calls_and_into_them_on_request(bank):
+    _, store, _ = bank
+    account, change = second_deposit(store)
+    with Cursor.open(str(store), "teller") as cur:
+        cur.seek(event=change.event)
+        assert what(cur.event) == ("state", "Account.deposit")
+        assert what(cur.step_back()) == ("call", "Account.deposit")
+        assert what(cur.step_back()) == ("call", "audit")
+        assert what(cur.step_back()) == ("receive", "teller")
+        # over the previous audit: its return, not the deposit inside it
+        assert what(cur.step_back()) == ("return", "audit")
+        assert what(cur.step_back(into=True)) == ("return", "Account.deposit")
+        # forward over: from the call of audit straight to its return
+        cur.seek(event=change.call)
+        assert what(cur.step_back()) == ("call", "audit")
+        assert what(cur.step_forward()) == ("return", "audit")
+        assert what(cur.step_back()) == ("call", "audit")
+        assert what(cur.step_forward(into=True)) == ("call", "Account.deposit")
+        assert what(cur.step_forward(into=True)) == ("state", "Account.deposit")
+        assert what(cur.step_forward()) == ("return", "Account.deposit")
+        assert what(cur.step_forward()) == ("return", "audit")
+
+
+def test_reverse_continue_and_continue_stop_at_a_function(bank):
+    _, store, log = bank
+    deposits = sum(1 for e in log if e[0] == "set" and e[4] == "Account.deposit")
+    with Cursor.open(str(store), "teller") as cur:
+        cur.seek(t=10 ** 6)                          # the end
+        hits = []
+        while cur.reverse_continue(function="Account.deposit") is not None:
+            hits.append(cur.event["id"])
+        assert len(hits) == deposits and hits == sorted(hits, reverse=True)
+        assert cur.event["id"] == hits[-1]           # the cursor stays at the last hit
+        assert cur.continue_(function="Account.deposit")["id"] == hits[-2]
+        line = cur.event["location"]["line"]
+        cur.seek(t=10 ** 6)
+        assert cur.reverse_continue(file="q_bank.py", line=line)["id"] == hits[0]
+
+
+def test_state_at_the_cursor_is_what_the_program_had(bank):
+    _, store, log = bank
+    account, change = second_deposit(store)
+    with Cursor.open(str(store), "teller") as cur:
+        cur.seek(event=change.event)
+        assert cur.state_at(account) == {"owner": "ann", "balance": change.new}
+        cur.step_back()                              # before the deposit's change
+        assert cur.state_at(account)["balance"] == change.old
+        assert cur.locals() == {"amount": 7}      # self is the event's object
+        assert [f.function for f in cur.stack()] == ["teller", "audit", "Account.deposit"]
+
+
+def test_views_print_and_emit_json(bank):
+    tmp, store, log = bank
+    account, change = second_deposit(store)
+
+    def run(*args):
+        proc = run_cinescope([args[0], "--store", str(store), *args[1:]], cwd=tmp)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    timeline = run("timeline", "--actor", "teller", "--json").splitlines()
+    assert {json.loads(line)["actor_name"] for line in timeline} == {"teller"}
+    history = [json.loads(line) for line in run("history", "q_bank:Account.balance",
+                                                "--json").splitlines()]
+    assert [h["new"] for h in history][1:] == [e[3] for e in log if e[0] == "set"]
+    text = run("history", str(account), "--attr", "balance")
+    assert "Account.deposit" in text and "-> 15" in text
+    messages = [json.loads(line) for line in run("messages", "--json").splitlines()]
+    assert [m["value"] for m in messages] == [e[2] for e in log if e[0] == "send"]
+    assert "(not received)" in run("messages")
+    stack = run("stack", "--at", str(change.event))
+    assert [line.split()[0] for line in stack.splitlines()] == \
+        ["teller", "audit", "Account.deposit"]
+    why = run("why", "q_bank:Account.balance", "--at", str(change.event))
+    assert "set at event" in why and "Account.deposit" in why
+    # the replay stepper reads commands from stdin
+    proc = run_cinescope(["replay", "--store", str(store), "--actor", "teller", "--at",
+                          str(change.event)], cwd=tmp,
+                         input="back\nback\nwhere\nprint %d\nfrobnicate\nquit\n" % account)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert [line.split()[3:6] for line in lines[:3]] == [
+        ["state", "q_bank.py:17", "Account.deposit"], ["call", "q_bank.py:17", "Account.deposit"],
+        ["call", "q_bank.py:32", "audit"]]
+    assert lines[3].startswith("teller  (q_bank.py:36") and lines[4].startswith("audit  (")
+    assert lines[5] == repr({"owner": "ann", "balance": change.old})     # before the deposit
+    assert lines[6] == "error: unknown command 'frobnicate'; `help` lists them"
+
+
+def test_views_refuse_bad_input_in_one_line(bank):
+    tmp, store, _ = bank
+    for args in (["stack", "--at", "999999"], ["why", "q_bank:Account"],
+                 ["history", "q_bank:Nothing"], ["timeline", "--actor", "nobody"]):
+        proc = run_cinescope([args[0], "--store", str(store), *args[1:]], cwd=tmp)
+        assert proc.returncode == 2 and proc.stdout == "", args
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, args
