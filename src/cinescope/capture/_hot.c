@@ -139,6 +139,7 @@ typedef struct {
     uint64_t generation;      /* tells this Hot's modes on code objects from others' */
     Py_buffer arena;          /* capture/arena.py's memory, or .buf NULL */
     int log_full;             /* the arena's log took no more: descriptions go by pipe */
+    int flusher_idle;         /* the flusher sleeps until a record wakes it */
 } Hot;
 
 #define LOAD_ACQUIRE(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -329,6 +330,14 @@ write_record(Hot *self, int kind, int flags, long code_index)
     record->kind = (uint8_t)kind;
     record->flags = (uint8_t)flags;
     STORE_RELEASE(&slot->head, head + 1);
+    if (self->flusher_idle) {
+        self->flusher_idle = 0;
+        PyObject *r = PyObject_CallNoArgs(self->wake);
+        if (r == NULL) {
+            return NULL;
+        }
+        Py_DECREF(r);
+    }
     Py_ssize_t used = (Py_ssize_t)(head + 1 - LOAD_ACQUIRE(&slot->tail));
     if (used == ring->capacity / 4 || used == ring->capacity / 2
             || used == ring->capacity / 4 * 3) {
@@ -522,6 +531,13 @@ hot_take_dropped(Hot *self, PyObject *Py_UNUSED(ignored))
 }
 
 static PyObject *
+hot_set_idle(Hot *self, PyObject *arg)
+{
+    self->flusher_idle = PyObject_IsTrue(arg);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 hot_set_active(Hot *self, PyObject *arg)
 {
     self->active = PyObject_IsTrue(arg);
@@ -562,6 +578,7 @@ static PyObject *
 hot_reset(Hot *self, PyObject *arena)
 {
     free_rings(self);
+    self->flusher_idle = 0;
     if (use_arena(self, arena) < 0) {
         return NULL;
     }
@@ -705,6 +722,7 @@ static PyMethodDef hot_methods[] = {
     {"drain_raw", (PyCFunction)hot_drain_raw, METH_O, "records written at or before a time"},
     {"take_dropped", (PyCFunction)hot_take_dropped, METH_NOARGS, "records dropped since"},
     {"set_active", (PyCFunction)hot_set_active, METH_O, "start or stop recording"},
+    {"set_idle", (PyCFunction)hot_set_idle, METH_O, "the flusher sleeps until a record"},
     {"reset", (PyCFunction)hot_reset, METH_O, "forget every ring, take an arena (fork)"},
     {"describe", (PyCFunction)hot_describe, METH_O, "append to the arena's description log"},
     {"written", (PyCFunction)hot_written, METH_NOARGS, "records written into the arena"},

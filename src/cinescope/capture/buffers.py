@@ -46,6 +46,9 @@ class ThreadBuffer:
         self._wake = owner.wake
 
     def push(self, record: tuple) -> None:
+        if self.owner.idle:      # the flusher sleeps until a record comes
+            self.owner.idle = False
+            self._wake()
         records = self.records
         size = len(records)
         if size >= self.capacity:
@@ -91,6 +94,7 @@ class BufferSet:
         self._lock = threading.Lock()
         self.wake = lambda: None  # set by the flusher
         self.draining = True      # False once no flusher will empty the buffers
+        self.idle = False         # the flusher sleeps until a record wakes it
         self._dropped_reported = 0
         self._written = 0
         # other places records wait in (the C rings): drain_raw(cutoff) -> bytes,
@@ -128,6 +132,13 @@ class BufferSet:
                for source in self.sources]
         return out, [(source, blob) for source, blob in raw if blob]
 
+    def set_idle(self, idle: bool) -> None:
+        """The flusher sleeps until the next record (True) or wakes on its
+        timer again (False); the first record to see `idle` wakes it."""
+        self.idle = idle
+        for source in self.sources:
+            source.set_idle(idle)
+
     def arena_moved(self) -> bool:
         """Records were written into a shared ring since the last call (the
         writer reads them itself, but only up to a cutoff the flusher sends)."""
@@ -150,6 +161,7 @@ class BufferSet:
             self._buffers = [keep] if keep is not None else []
         self._dropped_reported = 0
         self._written = 0
+        self.idle = False
         if keep is not None:
             keep.records.clear()
             keep.meta.clear()

@@ -257,6 +257,7 @@ class RingSource:
         self.drain_raw = hot.drain_raw
         self.take_dropped = hot.take_dropped
         self.written = hot.written
+        self.set_idle = hot.set_idle
 
     def logged(self, what: str, index: int, description) -> None:
         """Describe an index in the arena's log while it takes them (in order)."""
