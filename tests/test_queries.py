@@ -99,9 +99,12 @@ def test_message_flow_pairs_each_send_with_its_receive(bank):
     assert lost.value == "left" and lost.send["actor_name"] == "MainProcess"
     assert all(m.receive["actor_name"] == "teller" for m in flow if m.received)
     assert all(m.latency_ns >= 0 for m in flow if m.received)
-    assert [m.value for m in h.message_flow(sender="MainProcess", receiver="teller")] == \
-        received
+    # to one receiver: what it received, and the sender's sends nobody received
+    assert [(m.value, m.received) for m in h.message_flow(sender="MainProcess",
+                                                          receiver="teller")] == \
+        [(v, True) for v in received] + [("left", False)]
     assert h.message_flow(sender="teller") == []
+    assert [m.value for m in h.message_flow(receiver="teller")] == received + ["left"]
 
 
 def test_timeline_of_one_actor(bank):

@@ -68,6 +68,8 @@ class Cursor:
 
     def _step(self, forward: bool, into: bool) -> dict | None:
         h = self.history
+        if self.event is None and not forward:
+            return None                 # before the first event: nothing is earlier
         allowed = None
         if not into and self.event is not None:
             # the calls enclosing the cursor's event, at its level

@@ -129,15 +129,23 @@ class History:
         return self._names.get(actor)
 
     def _row_events(self, where: str, params=(), order: str = "ts, id",
-                    limit: int | None = None) -> list[dict]:
+                    limit: int | None = None, index: str | None = None,
+                    scoped: bool = True) -> list[dict]:
+        """Events of the `events` table; `index`: the one to read by, when the
+        key says the session already (an object's or an actor's id);
+        `scoped=False` when the keys are event ids (unique in the store): the
+        session's index would be read instead of the ids'."""
+        table = f"events e INDEXED BY {index}" if index else "events e"
+        scoped = scoped and not index
+        session = "e.session = ? AND " if scoped else ""
         sql = ("SELECT e.*, a.name AS actor_name, l.file, l.line, l.function, l.module "
-               "FROM events e LEFT JOIN actors a ON a.id = e.actor "
-               f"LEFT JOIN locations l ON l.id = e.location WHERE e.session = ? AND {where} "
+               f"FROM {table} LEFT JOIN actors a ON a.id = e.actor "
+               f"LEFT JOIN locations l ON l.id = e.location WHERE {session}{where} "
                f"ORDER BY {order}")
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [Store._event(row, self.start_ns) for row in self._rows(sql, (self.session,
-                                                                             *params))]
+        args = (self.session, *params) if scoped else tuple(params)
+        return [Store._event(row, self.start_ns) for row in self._rows(sql, args)]
 
     def _chunk(self, row: dict) -> dict[int, tuple]:
         """A chunk's events by id (decoded once)."""
@@ -169,7 +177,8 @@ class History:
 
     def event(self, event_id: int) -> dict:
         """One event by its id."""
-        found = self._row_events("e.id = ?", (event_id,))
+        found = [e for e in self._row_events("e.id = ?", (event_id,), scoped=False)
+                 if e["session"] == self.session]
         if found:
             return found[0]
         rows = self._rows("SELECT first_id, last_id, actor, ts0, count, data FROM chunks "
@@ -231,7 +240,7 @@ class History:
         """The actor's event right after (before) `at` in time order; from the
         start (end) when `at` is None."""
         if at is None:
-            key = (-1, -1) if forward else (2 ** 63, 2 ** 63)
+            key = (-1, -1) if forward else (2 ** 63 - 1, 2 ** 63 - 1)
         else:
             key = (at["ts"], at["id"])
         if forward:
@@ -334,13 +343,13 @@ class History:
                       before: int | None = None) -> list[Change]:
         """The changes of one object (of one attribute), oldest first; with
         `before`, only those that happened before that event."""
-        where, params = "e.object = ? AND e.kind = ?", [obj, R.STATE]
+        where, params = "e.object = ? AND e.kind = ? AND e.object IS NOT NULL", [obj, R.STATE]
         if before is not None:
             at = self.event(before)
             where += " AND (e.ts < ? OR (e.ts = ? AND e.id < ?))"
             params += [at["ts"], at["ts"], at["id"]]
         out = []
-        for e in self._row_events(where, params):
+        for e in self._row_events(where, params, order="e.ts, e.id", index="events_object_ts"):
             for name, change in (e["data"].get("changes") or {}).items():
                 if attr is not None and name != attr:
                     continue
@@ -363,34 +372,56 @@ class History:
     def message_flow(self, sender: str | int | None = None, receiver: str | int | None = None,
                      t0: float | None = None, t1: float | None = None) -> list[Message]:
         """Sends paired with their receives, in the order sent; a send never
-        received has `receive` None. `sender`/`receiver`: actors."""
+        received has `receive` None. `sender`/`receiver`: actors; with a
+        receiver, a sender's unreceived sends are listed too (they may have
+        been meant for it)."""
         lo = self.start_ns + round(t0 * 1e9) if t0 is not None else 0
         hi = self.start_ns + round(t1 * 1e9) if t1 is not None else 2 ** 63 - 1
-        rows = self._row_events("e.kind IN (?, ?) AND e.ts BETWEEN ? AND ?",
-                                (R.SEND, R.RECEIVE, lo, hi))
-        sends, receives, order = {}, {}, []
-        for e in rows:
-            key = e["message"]
-            if e["kind"] == "send":
-                sends[key] = e
-                order.append(key)
-            else:
-                receives[key] = e
-                if key not in sends:
-                    order.append(key)
         send_actor = self.actor_id(sender) if sender is not None else None
         receive_actor = self.actor_id(receiver) if receiver is not None else None
+        # the pairs, by id, in SQL: by the actors' (actor, ts) index, then the message index
+        if send_actor is not None:
+            sends = "s.actor = ? AND s.kind = ? AND s.ts BETWEEN ? AND ?"
+            params: list = [send_actor, R.SEND, lo, hi]
+            table = "events s INDEXED BY events_actor_ts"
+        else:
+            sends = "s.session = ? AND s.kind = ? AND s.ts BETWEEN ? AND ?"
+            params = [self.session, R.SEND, lo, hi]
+            table = "events s"
+        pairs = self._rows(
+            f"SELECT s.id AS send, r.id AS receive, r.actor AS receiver FROM {table} "
+            "LEFT JOIN events r ON r.message = s.message AND r.kind = ? "
+            "AND r.session = s.session "
+            f"WHERE {sends} ORDER BY s.ts, s.id", [R.RECEIVE, *params])
+        if receive_actor is not None:
+            pairs = [p for p in pairs if p["receive"] is None or p["receiver"] == receive_actor]
+        if send_actor is None:
+            # receives whose send was not recorded (a send by unplanned code)
+            where = "r.kind = ? AND r.ts BETWEEN ? AND ? AND NOT EXISTS (SELECT 1 FROM events " \
+                    "s WHERE s.message = r.message AND s.kind = ?)"
+            if receive_actor is not None:
+                orphans = self._rows("SELECT r.id AS receive FROM events r INDEXED BY "
+                                     f"events_actor_ts WHERE r.actor = ? AND {where}",
+                                     (receive_actor, R.RECEIVE, lo, hi, R.SEND))
+            else:
+                orphans = self._rows(f"SELECT r.id AS receive FROM events r WHERE "
+                                     f"r.session = ? AND {where}",
+                                     (self.session, R.RECEIVE, lo, hi, R.SEND))
+            pairs += [{"send": None, "receive": o["receive"]} for o in orphans]
+        ids = [i for p in pairs for i in (p["send"], p["receive"]) if i is not None]
+        events = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for e in self._row_events(f"e.id IN ({','.join('?' * len(chunk))})", chunk,
+                                      scoped=False):
+                events[e["id"]] = e
         out = []
-        for key in order:
-            send, receive = sends.get(key), receives.get(key)
-            if send_actor is not None and (send is None or send["actor"] != send_actor):
-                continue
-            if receive_actor is not None and (receive is None
-                                              or receive["actor"] != receive_actor):
-                continue
+        for p in pairs:
+            send, receive = events.get(p["send"]), events.get(p["receive"])
             first = send or receive
-            out.append(Message(key, first["object"], first["data"].get("value"), send,
-                               receive))
+            out.append(Message(first["message"], first["object"], first["data"].get("value"),
+                               send, receive))
+        out.sort(key=lambda m: ((m.send or m.receive)["ts"], (m.send or m.receive)["id"]))
         return out
 
     # -- correlation ------------------------------------------------------------------------
@@ -400,12 +431,14 @@ class History:
         other side; for anything else, its call."""
         at = self.event(event_id)
         if at["kind"] in ("send", "receive") and at["message"] is not None:
-            return self._row_events("e.message = ?", (at["message"],))
+            return self._row_events("e.message = ? AND e.session = ?",
+                                    (at["message"], self.session), index="events_message")
         call = at["id"] if at["kind"] == "call" else at["call"]
         if call is None:
             return [at]
         out = [self.event(call)] if call != at["id"] else [at]
-        out += self._row_events("e.call = ?", (call,))
+        out += self._row_events("e.call = ? AND e.call IS NOT NULL", (call,),
+                                index="events_call")
         head = out[0]
         ended = any(e["kind"] == "raise" for e in out)
         for row in self._chunks_of(head["actor"], head["ts"], 2 ** 63 - 1):
