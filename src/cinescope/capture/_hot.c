@@ -179,8 +179,8 @@ free_rings(Hot *self)
     }
 }
 
-#ifdef HAVE_MONITORING
-/* (3.11 has no sys.monitoring: its C profile hook, to come, will share these) */
+/* The rings, shared by the sys.monitoring callbacks (3.12+) and the profile
+ * hook (ProfileFilter, 3.11). */
 static uint64_t
 now_ns(void)
 {
@@ -366,6 +366,7 @@ write_record(Hot *self, int kind, int flags, long code_index)
     Py_RETURN_NONE;
 }
 
+#ifdef HAVE_MONITORING
 /* A code object's mode is also kept on the code object itself (co_extra,
  * see the top of this file). The slot holds generation << 48 | (mode + 1). */
 
@@ -528,6 +529,24 @@ hot_take_dropped(Hot *self, PyObject *Py_UNUSED(ignored))
         }
     }
     return PyLong_FromUnsignedLongLong(total);
+}
+
+/* record(kind, flags, code_index): write a record from Python (the profile
+ * hook's first call of a level-minimal function, which the Python hook
+ * decided on). */
+static PyObject *
+hot_record(Hot *self, PyObject *args)
+{
+    int kind, flags;
+    long index;
+    if (!PyArg_ParseTuple(args, "iil", &kind, &flags, &index)) {
+        return NULL;
+    }
+    if (kind != K_CALL && kind != K_RETURN) {
+        PyErr_SetString(PyExc_ValueError, "a ring record is a call (1) or a return (2)");
+        return NULL;
+    }
+    return write_record(self, kind, flags, index);
 }
 
 static PyObject *
@@ -723,6 +742,7 @@ static PyMethodDef hot_methods[] = {
     {"take_dropped", (PyCFunction)hot_take_dropped, METH_NOARGS, "records dropped since"},
     {"set_active", (PyCFunction)hot_set_active, METH_O, "start or stop recording"},
     {"set_idle", (PyCFunction)hot_set_idle, METH_O, "the flusher sleeps until a record"},
+    {"record", (PyCFunction)hot_record, METH_VARARGS, "record(kind, flags, code_index)"},
     {"reset", (PyCFunction)hot_reset, METH_O, "forget every ring, take an arena (fork)"},
     {"describe", (PyCFunction)hot_describe, METH_O, "append to the arena's description log"},
     {"written", (PyCFunction)hot_written, METH_NOARGS, "records written into the arena"},
@@ -756,10 +776,34 @@ typedef struct {
     PyObject *pending;       /* dict: actor -> pending raises (non-empty: pass all) */
     PyObject *events[8];     /* event names, by PyTrace_* number */
     int active;
-    uint64_t generation;     /* its decisions on code objects: REJECTED or PLANNED */
+    uint64_t generation;     /* its decisions on code objects (below) */
+    Hot *hot;                /* the rings for level-minimal functions, or NULL */
 } ProfileFilter;
 
-enum { REJECTED = 1, PLANNED = 2 };
+/* What the filter keeps on a code object: REJECTED, PLANNED (the Python hook
+ * records it), or RINGED | index << 2 (a level-minimal plain function whose
+ * calls and returns the filter writes into the rings itself). */
+enum { REJECTED = 1, PLANNED = 2, RINGED = 3 };
+
+/* PLANNED or RINGED for a planned code object. */
+static long
+planned_as(ProfileFilter *self, PyObject *code)
+{
+    if (self->hot == NULL) {
+        return PLANNED;
+    }
+    PyObject *mode = PyDict_GetItemWithError(self->hot->modes, code);
+    if (mode == NULL) {
+        PyErr_Clear();
+        return PLANNED;
+    }
+    long value = PyLong_AsLong(mode);
+    if (value == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return PLANNED;
+    }
+    return (value & 3) == 1 ? (value >> 2) << 2 | RINGED : PLANNED;
+}
 
 static int
 filter_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
@@ -778,23 +822,40 @@ filter_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         int skip;
         if (known == REJECTED) {
             skip = 1;
-        } else if (known == PLANNED) {
+        } else if (known > 0) {
             skip = 0;
         } else if (what == PyTrace_CALL) {       /* not decided, or not yet seen here */
             skip = PySet_Contains(self->rejected, code);
             if (skip == 1) {
                 cache(code, self->generation, REJECTED);
             } else if (skip == 0 && PyDict_Contains(self->planned, code) == 1) {
-                cache(code, self->generation, PLANNED);
+                known = planned_as(self, code);
+                cache(code, self->generation, known);
             }
         } else {           /* RETURN: only planned frames matter */
             skip = PyDict_Contains(self->planned, code);
             if (skip == 1) {
-                cache(code, self->generation, PLANNED);
+                known = planned_as(self, code);
+                cache(code, self->generation, known);
             }
             skip = skip < 0 ? -1 : !skip;
         }
         Py_DECREF(code);
+#if PY_VERSION_HEX < 0x030C0000
+        /* (3.12+ emulate the profile hook and pass None for an unwinding frame) */
+        if (skip == 0 && known > 0 && (known & 3) == RINGED
+                && (what == PyTrace_CALL || arg != NULL)) {
+            /* a call, or a return with its value (NULL: an exception unwinds,
+             * which the Python hook records as a raise) */
+            PyObject *done = write_record(self->hot, what == PyTrace_CALL ? K_CALL : K_RETURN,
+                                          0, known >> 2);
+            if (done == NULL) {
+                return -1;
+            }
+            Py_DECREF(done);
+            return 0;
+        }
+#endif
         if (skip < 0) {
             return -1;
         }
@@ -831,13 +892,18 @@ filter_set_active(ProfileFilter *self, PyObject *arg)
 static int
 filter_init(ProfileFilter *self, PyObject *args, PyObject *kwds)
 {
-    static char *names[] = {"python_hook", "planned", "rejected", "pending", NULL};
-    PyObject *hook, *planned, *rejected, *pending;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO!O!O!", names, &hook, &PyDict_Type,
+    static char *names[] = {"python_hook", "planned", "rejected", "pending", "hot", NULL};
+    PyObject *hook, *planned, *rejected, *pending, *hot = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO!O!O!|O", names, &hook, &PyDict_Type,
                                      &planned, &PySet_Type, &rejected, &PyDict_Type,
-                                     &pending)) {
+                                     &pending, &hot)) {
         return -1;
     }
+    if (hot != Py_None && !PyObject_TypeCheck(hot, &HotType)) {
+        PyErr_SetString(PyExc_TypeError, "hot must be a Hot or None");
+        return -1;
+    }
+    Py_XSETREF(self->hot, hot == Py_None ? NULL : (Hot *)Py_NewRef(hot));
     Py_XSETREF(self->python_hook, Py_NewRef(hook));
     Py_XSETREF(self->planned, Py_NewRef(planned));
     Py_XSETREF(self->rejected, Py_NewRef(rejected));
@@ -860,6 +926,7 @@ filter_traverse(ProfileFilter *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->python_hook); Py_VISIT(self->planned);
     Py_VISIT(self->rejected); Py_VISIT(self->pending);
+    Py_VISIT((PyObject *)self->hot);
     return 0;
 }
 
@@ -868,6 +935,7 @@ filter_clear(ProfileFilter *self)
 {
     Py_CLEAR(self->python_hook); Py_CLEAR(self->planned);
     Py_CLEAR(self->rejected); Py_CLEAR(self->pending);
+    Py_CLEAR(self->hot);
     for (int i = 0; i < 8; i++) {
         Py_CLEAR(self->events[i]);
     }

@@ -18,12 +18,10 @@ handlers as below. The flusher drains the rings with the thread buffers.
 """
 from __future__ import annotations
 
-import asyncio
 import sys
 
-import msgpack
-
 from .recorder import FULL, MINIMAL
+from .rings import Rings
 
 mon = sys.monitoring
 E = mon.events
@@ -144,49 +142,13 @@ class MonitoringBackend:
 
     def _c_callbacks(self) -> dict:
         """The C hot path: its callbacks, and the Python it calls back."""
-        from . import _hot
         rec = self.rec
-        modes: dict = {}           # code -> index << 2 | mode (1: C, 2: Python)
-        codes: list = []
-        actors: list = []
-        actor_index: dict = {}
-
-        source = RingSource(None, codes, actors, rec.modules)
-
-        def index_of(key):
-            index = actor_index.get(key)
-            if index is None:
-                index = actor_index[key] = len(actors)
-                actors.append(key)
-                source.logged("actor", index, key)
-            return index
 
         def decide(code):
             info = self._plan(code, _getframe(1))
             if info is None:
                 return None
-            modes[code] = len(codes) << 2 | (1 if info.rank == MINIMAL else 2)
-            codes.append(code)
-            source.logged("code", len(codes) - 1, (code.co_filename, code.co_firstlineno,
-                                                    code.co_qualname, rec.modules.get(code, "?")))
-            return modes[code]
-
-        def thread_actor():
-            try:
-                return index_of(rec.thread_state().actor)
-            except Exception as exc:   # recording stops; the record goes to the process
-                rec._fail(exc)
-                return index_of(rec.process_actor)
-
-        def task_actor(task):
-            try:
-                key = rec.actors.task_keys.get(task)
-                if key is None:
-                    key = rec.actors.adopt_task(task, rec.thread_state())
-                return index_of(key)
-            except Exception as exc:
-                rec._fail(exc)
-                return index_of(rec.process_actor)
+            return rings.register(code, 1 if info.rank == MINIMAL else 2)
 
         def handler(method, **kwargs):
             def call(code, *value):
@@ -196,28 +158,18 @@ class MonitoringBackend:
                     rec._fail(exc)
             return call
 
-        self.hot = _hot.Hot(
-            modes=modes, codes=codes, actors=actors, decide=decide,
-            on_call=handler(rec.on_call), on_resume=handler(rec.on_call, resumed=True),
-            on_return=handler(rec.on_return), on_yield=handler(rec.on_return, yielded=True),
-            thread_actor=thread_actor, task_actor=task_actor,
-            get_running_loop=asyncio.events._get_running_loop,
-            current_task=asyncio.current_task, disable=DISABLE,
-            wake=lambda: rec.buffers.wake(), capacity=rec.plan.buffer_size,
-            policy=("drop_oldest", "drop_newest", "block").index(rec.plan.overflow),
-            arena=rec.arena.memory if rec.arena is not None else None)
-        source.attach(self.hot)
-        rec.buffers.sources.append(source)
+        rings = Rings(rec, decide=decide, disable=DISABLE,
+                      on_call=handler(rec.on_call),
+                      on_resume=handler(rec.on_call, resumed=True),
+                      on_return=handler(rec.on_return),
+                      on_yield=handler(rec.on_return, yielded=True))
+        self.hot = rings.hot
         return {E.PY_START: self.hot.py_start, E.PY_RESUME: self.hot.py_resume,
                 E.PY_RETURN: self.hot.py_return, E.PY_YIELD: self.hot.py_yield}
 
     def after_fork(self) -> None:
         if self.hot is not None:
-            arena = self.rec.arena
-            self.hot.reset(arena.memory if arena is not None else None)
-            for source in self.rec.buffers.sources:
-                if isinstance(source, RingSource):
-                    source.after_fork(arena is not None)
+            Rings.after_fork(self.rec, self.hot)
 
     def stop(self) -> None:
         if self.hot is not None:
@@ -232,53 +184,3 @@ class MonitoringBackend:
             except ValueError:
                 pass
         mon.free_tool_id(tool)
-
-
-class RingSource:
-    """The C rings as the flusher sees them: raw records of the private rings,
-    and the code objects and actor keys their indexes stand for (both lists
-    only ever grow; the writer process decodes the records, see
-    store/writer_process.py). With an arena (capture/arena.py) the writer
-    reads the shared rings itself, and the first `codes_logged` code and
-    `actors_logged` actor indexes from the arena's description log; the
-    flusher only tells it how far to read (`written`)."""
-
-    def __init__(self, hot, codes: list, actors: list, modules: dict):
-        self.codes = codes
-        self.actors = actors
-        self.modules = modules
-        self.codes_logged = self.actors_logged = 0
-        self._logging = True
-        if hot is not None:
-            self.attach(hot)
-
-    def attach(self, hot) -> None:
-        self.hot = hot
-        self.drain_raw = hot.drain_raw
-        self.take_dropped = hot.take_dropped
-        self.written = hot.written
-        self.set_idle = hot.set_idle
-
-    def logged(self, what: str, index: int, description) -> None:
-        """Describe an index in the arena's log while it takes them (in order)."""
-        if not self._logging:
-            return
-        entry = msgpack.packb((what, index, description), use_bin_type=True)
-        if self.hot.describe(entry):
-            if what == "code":
-                self.codes_logged = index + 1
-            else:
-                self.actors_logged = index + 1
-        else:
-            self._logging = False     # full, or no arena: the rest goes by pipe
-
-    def after_fork(self, arena: bool) -> None:
-        """A forked child starts a new arena, log and writer, with the lists as
-        they are: describe them all again, to the new log while it takes them."""
-        self.codes_logged = self.actors_logged = 0
-        self._logging = arena
-        for index, code in enumerate(self.codes):
-            self.logged("code", index, (code.co_filename, code.co_firstlineno,
-                                        code.co_qualname, self.modules.get(code, "?")))
-        for index, key in enumerate(self.actors):
-            self.logged("actor", index, key)

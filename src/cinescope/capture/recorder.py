@@ -461,11 +461,12 @@ _fork_recorders: list = []
 
 
 def _new_arena(capacity: int):
-    """Shared memory for the C rings when the C monitoring path will record
+    """Shared memory for the C rings when a C backend will record
     (CINESCOPE_ARENA=off: private rings, drained by the flusher)."""
     from .backends import BackendError, backend_name
     try:
-        if backend_name() != "monitoring" or os.environ.get("CINESCOPE_ARENA") == "off":
+        rings = "monitoring" if sys.version_info >= (3, 12) else "profile"
+        if backend_name() != rings or os.environ.get("CINESCOPE_ARENA") == "off":
             return None
     except BackendError:
         return None                 # choose_backend says why, in start()

@@ -15,9 +15,11 @@ reports a yield at the RESUME after it), anything else is an exception
 unwinding.
 
 In profile mode with the C extension, the thread's hook is C
-(`_hot.ProfileFilter`): it answers C calls and unplanned frames itself and
-calls the Python hook below only for planned frames, or for every event while
-a raise is pending.
+(`_hot.ProfileFilter`): it answers C calls and unplanned frames itself, writes
+the calls and returns of level-minimal plain functions into the C rings
+(capture/rings.py) itself, and calls the Python hook below for the rest of
+the planned frames (their first call, a raise, generators), or for every
+event while a raise is pending.
 
 An exception the program's signal handler raises while a hook runs is the
 program's. Python keeps a C hook that fails, so it just goes on to the
@@ -39,15 +41,17 @@ in its thread, and records as debug otherwise.
 from __future__ import annotations
 
 import dis
+import inspect
 import sys
 import threading
 
-from .recorder import FULL, _raised_by_program
+from .recorder import FULL, MINIMAL, _raised_by_program
 
 _RETURNS = {dis.opmap[name] for name in ("RETURN_VALUE", "RETURN_CONST") if name in dis.opmap}
 _YIELD = dis.opmap["YIELD_VALUE"]
 _RESUME = dis.opmap["RESUME"]
 _get_ident = threading.get_ident
+_SUSPENDS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _exc_info = sys.exc_info
 
 
@@ -64,6 +68,7 @@ class TraceBackend:
         self.name = mode if c_filter or mode == "trace" else "profile-py"
         self._use_filter = c_filter
         self._filter = None
+        self._rings = None          # the C rings the filter writes level-minimal calls into
         self._rejected: set = set()
         self._bytecode: dict = {}
         self._exceptions: dict = {}   # trace mode: id(frame) -> last exception seen in it
@@ -77,8 +82,13 @@ class TraceBackend:
             sys.settrace(self._global)
         elif self._use_filter:
             from ._hot import ProfileFilter
+            from .rings import Rings
+            # 3.11 passes NULL to a C hook's return of an unwinding frame, which
+            # tells it from a return; 3.12+ emulate the hook and pass None
+            self._rings = Rings(self.rec) if sys.version_info < (3, 12) else None
             self._filter = ProfileFilter(python_hook=self._profile, planned=self.rec.codes,
-                                         rejected=self._rejected, pending=self._pending)
+                                         rejected=self._rejected, pending=self._pending,
+                                         hot=self._rings.hot if self._rings else None)
             threading.setprofile(self._install_filter)
             self._filter.install()
         else:
@@ -151,7 +161,17 @@ class TraceBackend:
             info = self.rec.decide(code, frame)
             if info is None:
                 self._rejected.add(code)
+            elif self._rings is not None and info.rank == MINIMAL \
+                    and not code.co_flags & _SUSPENDS:
+                # its calls and returns from now on: written by the C hook into the
+                # rings (a generator's resumes and yields stay with the Python hook)
+                self._rings.register(code, 1)
         return info
+
+    def after_fork(self) -> None:
+        if self._rings is not None:
+            from .rings import Rings
+            Rings.after_fork(self.rec, self._rings.hot)
 
     def _started(self, frame, info=None):
         """Record a planned frame that starts or resumes; its CodeInfo or None."""
@@ -162,6 +182,11 @@ class TraceBackend:
         if info is None:
             return None
         code = frame.f_code
+        if self._rings is not None:
+            mode = self._rings.modes.get(code)
+            if mode is not None and mode & 3 == 1:  # the C hook writes its calls: this too
+                self._rings.hot.record(1, 0, mode >> 2)
+                return info
         raw = self._bytes(code)
         lasti = frame.f_lasti
         resumed = lasti >= 0 and not (raw[lasti] == _RESUME and raw[lasti + 1] == 0)
