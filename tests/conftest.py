@@ -127,3 +127,13 @@ def wait_for_writers(store, timeout=30.0):
         if time.monotonic() > deadline:
             raise AssertionError(f"a writer process into {store} is still running")
         time.sleep(0.02)
+
+
+def record_bank(tmp: Path):
+    """Record tests/programs/q_bank.py, which logs what it does as it runs:
+    (store path, the program's log)."""
+    log = tmp / "log.json"
+    proc = run_cinescope(["record", "--store", str(tmp / "store.db"), "--trace", "q_bank",
+                          str(PROGRAMS / "q_bank.py"), str(log)], cwd=tmp)
+    assert proc.returncode == 0 and proc.stdout == "30\n", proc.stderr
+    return tmp / "store.db", json.loads(log.read_text())

@@ -110,12 +110,12 @@ def test_what_is_packed_reads_back_as_the_events_that_went_in(seed):
                                                        payloads, next_id)
         assert after - next_id == len(expected)
         ids = {}
-        for first_id, last_id, actor, ts0, ts1, count, calls, stack, data in found_chunks:
+        for first_id, last_id, actor, ts0, ts1, count, calls, _stack, data in found_chunks:
             events = chunks.decode(data, first_id, ts0)
             assert len(events) == count and events[0][0] == first_id
             assert events[-1][0] == last_id and events[-1][2] == ts1
             assert calls == sum(1 for e in events if e[1] == R.CALL)
-            for event_id, kind, ts, loc, link, obj, flag, payload in events:
+            for event_id, kind, _ts, loc, link, _obj, flag, _payload in events:
                 ids[event_id] = ("chunk", actor, kind, loc, link, flag)
         for payload, event_id, call in rows:
             assert payloads[payload][0] == "row"

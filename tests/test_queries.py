@@ -2,8 +2,6 @@
 (tests/programs/q_bank.py writes down every change and message as it runs)."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from cinescope.store import History, StoreError
@@ -13,14 +11,10 @@ from cinescope.store.queries import MISSING
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory):
     """One recording of q_bank, and the program's own log of it."""
-    from conftest import PROGRAMS, run_cinescope
-    tmp = tmp_path_factory.mktemp("bank")
-    log = tmp / "log.json"
-    proc = run_cinescope(["record", "--store", str(tmp / "store.db"), "--trace", "q_bank",
-                          str(PROGRAMS / "q_bank.py"), str(log)], cwd=tmp)
-    assert proc.returncode == 0 and proc.stdout == "30\n", proc.stderr
-    history = History(str(tmp / "store.db"))
-    yield history, json.loads(log.read_text())
+    from conftest import record_bank
+    store, log = record_bank(tmp_path_factory.mktemp("bank"))
+    history = History(str(store))
+    yield history, log
     history.__exit__(None, None, None)
 
 

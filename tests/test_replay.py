@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import PROGRAMS, run_cinescope
+from conftest import record_bank, run_cinescope
 from cinescope.replay import Cursor
 from cinescope.store import History
 
@@ -14,11 +14,8 @@ from cinescope.store import History
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("replay")
-    log = tmp / "log.json"
-    proc = run_cinescope(["record", "--store", str(tmp / "store.db"), "--trace", "q_bank",
-                          str(PROGRAMS / "q_bank.py"), str(log)], cwd=tmp)
-    assert proc.returncode == 0, proc.stderr
-    return tmp, tmp / "store.db", json.loads(log.read_text())
+    store, log = record_bank(tmp)
+    return tmp, store, log
 
 
 def what(event):

@@ -104,7 +104,7 @@ class WriterProcess:
                                len(source.actors)):
                 out.append((RING_ACTOR, index, source.actors[index]))
             self._ring_actors = len(source.actors)
-        for source, blob in raw:
+        for _source, blob in raw:
             out.append((RING, blob))
         self._pipe.write(self._packer.pack(out))
         self._pipe.flush()
