@@ -125,3 +125,23 @@ def test_views_refuse_bad_input_in_one_line(bank):
         proc = run_cinescope([args[0], "--store", str(store), *args[1:]], cwd=tmp)
         assert proc.returncode == 2 and proc.stdout == "", args
         assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, args
+
+
+def test_repl_helpers_open_the_same_answers(bank, monkeypatch):
+    """cinescope.history() and cinescope.cursor() default to the store in
+    .cinescope/ of the working directory and the latest session."""
+    import cinescope
+    tmp, store, _ = bank
+    (tmp / ".cinescope").mkdir(exist_ok=True)
+    default = tmp / ".cinescope" / "recordings.db"
+    if not default.exists():
+        import sqlite3
+        with sqlite3.connect(store) as source, sqlite3.connect(default) as copy:
+            source.backup(copy)
+    monkeypatch.chdir(tmp)
+    account, change = second_deposit(store)
+    with cinescope.history() as h:
+        assert [c.new for c in h.value_history(account, "balance")][-1] == 30
+    cur = cinescope.cursor("teller", at=change.event)
+    assert what(cur.step_back()) == ("call", "Account.deposit")
+    cur.history.__exit__(None, None, None)

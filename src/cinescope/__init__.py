@@ -4,6 +4,8 @@ Record what a program did (calls, returns, exceptions, object state changes,
 messages between threads, tasks and processes) into a historical store, then
 ask it questions. See the README.
 """
+from __future__ import annotations
+
 __version__ = "0.1.0"
 
 
@@ -11,3 +13,24 @@ def record(*args, **kwargs):
     """Record the code a plan selects while a `with` block runs (see cinescope.session)."""
     from .session import record as _record
     return _record(*args, **kwargs)
+
+
+def history(store: str | None = None, session: int | None = None):
+    """The questions to a recording, at the REPL: ``h = cinescope.history()``
+    (the default store, the latest session), then ``h.value_history(...)``,
+    ``h.call_stack_at(...)``, ... (see cinescope.store.queries.History)."""
+    from .session import DEFAULT_STORE
+    from .store import History
+    return History(store or DEFAULT_STORE, session)
+
+
+def cursor(actor: str | int = "MainProcess", store: str | None = None,
+           session: int | None = None, at: int | None = None):
+    """A replay cursor on one actor, at the REPL: ``c = cinescope.cursor("teller-1",
+    at=1234)``, then ``c.step_back()``, ``c.state_at(7)``, ... (see
+    cinescope.replay.Cursor); without `at`, before the actor's first event."""
+    from .replay import Cursor
+    cur = Cursor(history(store, session), actor)
+    if at is not None:
+        cur.seek(event=at)
+    return cur
