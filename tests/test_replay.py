@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import record_bank, run_cinescope
+from conftest import PROGRAMS, record_bank, run_cinescope
 from cinescope.replay import Cursor
 from cinescope.store import History
 
@@ -145,3 +145,23 @@ def test_repl_helpers_open_the_same_answers(bank, monkeypatch):
     cur = cinescope.cursor("teller", at=change.event)
     assert what(cur.step_back()) == ("call", "Account.deposit")
     cur.history.__exit__(None, None, None)
+
+
+def test_locals_at_a_line_of_a_full_level_function(tmp_path):
+    """Level full records each line's changed locals: the cursor folds them
+    with the call's arguments into the locals as they were at that line."""
+    log = tmp_path / "log.json"
+    proc = run_cinescope(["record", "--store", str(tmp_path / "full.db"), "--trace",
+                          "q_bank:Account.deposit", "--level", "full",
+                          str(PROGRAMS / "q_bank.py"), str(log)], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    sets = [e for e in json.loads(log.read_text()) if e[0] == "set"]
+    with Cursor.open(str(tmp_path / "full.db"), "teller") as cur:
+        calls = []
+        while cur.continue_(function="Account.deposit") is not None:
+            calls.append(cur.event["id"])
+        cur.seek(event=calls[1])
+        assert cur.locals() == {"amount": 7}
+        while cur.event["kind"] != "line" or cur.event["data"]["line"] != 19:
+            cur.step_forward(into=True)
+        assert cur.locals()["amount"] == 7 and cur.locals()["old"] == sets[1][2]
