@@ -1,6 +1,6 @@
 """Terminal views of a recording: timeline, history, messages, stack, why,
 and the interactive stepper `replay`. Each prints text, or with --json one
-JSON object per line (the shapes of docs/json.md and docs/queries.md)."""
+JSON object per line (docs/json.md gives the shapes)."""
 from __future__ import annotations
 
 import dataclasses
