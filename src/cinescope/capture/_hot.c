@@ -115,6 +115,7 @@ typedef struct Ring {
     uint64_t dropped_reported;
     uint64_t woken_at;            /* when the flusher was woken for this ring */
     uint32_t thread_actor;
+    int loop_running;             /* an asyncio loop may run in this thread */
     PyObject *task;               /* the task last seen running here (strong) */
     uint32_t task_actor;
     struct Ring *next;
@@ -140,6 +141,7 @@ typedef struct {
     Py_buffer arena;          /* capture/arena.py's memory, or .buf NULL */
     int log_full;             /* the arena's log took no more: descriptions go by pipe */
     int flusher_idle;         /* the flusher sleeps until a record wakes it */
+    int loops_unseen;         /* loops may start unseen (uvloop): always ask asyncio */
 } Hot;
 
 #define LOAD_ACQUIRE(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -231,6 +233,7 @@ thread_ring(Hot *self)
     ring->capacity = self->capacity;
     ring->thread_actor = (uint32_t)actor;
     ring->task_actor = NO_ACTOR;
+    ring->loop_running = 1;       /* until asyncio says otherwise (first event) */
     ring->next = self->rings;
     self->rings = ring;
     if (PyThread_tss_set(&self->tss, ring) != 0) {
@@ -244,12 +247,18 @@ thread_ring(Hot *self)
 static uint32_t
 current_actor(Hot *self, Ring *ring)
 {
+    /* asyncio tells (loop_running) when a loop starts or stops in a thread:
+     * no loop, no need to ask it for the running task on every event */
+    if (!ring->loop_running && !self->loops_unseen) {
+        return ring->thread_actor;
+    }
     PyObject *loop = PyObject_CallNoArgs(self->get_running_loop);
     if (loop == NULL) {
         return NO_ACTOR;
     }
     if (loop == Py_None) {
         Py_DECREF(loop);
+        ring->loop_running = 0;
         return ring->thread_actor;
     }
     PyObject *task = PyObject_CallOneArg(self->current_task, loop);
@@ -549,6 +558,27 @@ hot_record(Hot *self, PyObject *args)
     return write_record(self, kind, flags, index);
 }
 
+/* loop_running(bool): an asyncio loop starts (stops) running in this thread
+ * (capture/rings.py hooks asyncio.events._set_running_loop). */
+static PyObject *
+hot_loop_running(Hot *self, PyObject *arg)
+{
+    Ring *ring = thread_ring(self);
+    if (ring == NULL) {
+        return NULL;
+    }
+    ring->loop_running = PyObject_IsTrue(arg);
+    Py_RETURN_NONE;
+}
+
+/* loops_unseen(bool): loops may start without telling (always ask asyncio). */
+static PyObject *
+hot_loops_unseen(Hot *self, PyObject *arg)
+{
+    self->loops_unseen = PyObject_IsTrue(arg);
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 hot_set_idle(Hot *self, PyObject *arg)
 {
@@ -743,6 +773,8 @@ static PyMethodDef hot_methods[] = {
     {"set_active", (PyCFunction)hot_set_active, METH_O, "start or stop recording"},
     {"set_idle", (PyCFunction)hot_set_idle, METH_O, "the flusher sleeps until a record"},
     {"record", (PyCFunction)hot_record, METH_VARARGS, "record(kind, flags, code_index)"},
+    {"loop_running", (PyCFunction)hot_loop_running, METH_O, "a loop starts or stops here"},
+    {"loops_unseen", (PyCFunction)hot_loops_unseen, METH_O, "always ask asyncio"},
     {"reset", (PyCFunction)hot_reset, METH_O, "forget every ring, take an arena (fork)"},
     {"describe", (PyCFunction)hot_describe, METH_O, "append to the arena's description log"},
     {"written", (PyCFunction)hot_written, METH_NOARGS, "records written into the arena"},

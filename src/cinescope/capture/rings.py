@@ -10,6 +10,7 @@ without one, through the flusher (`RingSource`).
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import msgpack
 
@@ -61,6 +62,27 @@ class Rings:
             arena=rec.arena.memory if rec.arena is not None else None)
         source.attach(self.hot)
         rec.buffers.sources.append(source)
+        self._watch_loops()
+
+    def _watch_loops(self) -> None:
+        """Tell the C side when an asyncio loop starts or stops running in a
+        thread, so that it asks asyncio for the running task only there.
+        asyncio's loops announce themselves through events._set_running_loop,
+        looked up when they run; uvloop binds its own copy when imported, so
+        with uvloop already imported the C side asks on every event."""
+        hot, original = self.hot, asyncio.events._set_running_loop
+        if "uvloop" in sys.modules:
+            hot.loops_unseen(True)
+
+        def set_running_loop(loop):
+            original(loop)
+            try:
+                hot.loop_running(loop is not None)
+            except Exception:
+                hot.loops_unseen(True)
+        for owner in (asyncio.events, asyncio):
+            if owner.__dict__.get("_set_running_loop") is original:
+                self.rec.patch(owner, "_set_running_loop", set_running_loop)
 
     def register(self, code, mode: int) -> int:
         """Give a planned code object its index and mode (1: its calls and returns
