@@ -150,3 +150,34 @@ def test_exceptions_with_their_path_and_the_slowest_calls(bank):
                                                          reverse=True)
     deposits = h.slowest_calls(10, function="Account.deposit")
     assert len(deposits) == 3 and all(c["duration_ns"] > 0 for c in deposits)
+
+
+def test_message_flow_between_asyncio_tasks(record):
+    """What the consumer task printed it got is what the recording pairs."""
+    rec = record("asyncio_queue.py", trace=["asyncio_queue"])
+    assert rec.returncode == 0
+    got = eval(rec.stdout)                                   # the program's own account
+    with History(str(rec.store)) as h:
+        flow = h.message_flow(sender="producer", receiver="consumer")
+        assert [m.value for m in flow] == got + [None]
+        assert all(m.received for m in flow)
+        receive = flow[0].receive
+        assert [f.function for f in h.call_stack_at(receive["id"])] == ["consume"]
+        consumer = [e for e in h.timeline("consumer") if e["kind"] == "receive"]
+        assert [e["data"]["value"] for e in consumer] == got + [None]
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_message_flow_between_processes(record, method):
+    """The child echoes what the parent put; the parent prints the echo."""
+    rec = record("mp_channels.py", method, trace=["mp_channels"])
+    assert rec.returncode == 0, rec.stderr
+    reply = eval(rec.stdout.rsplit(" ", 1)[0])
+    with History(str(rec.store)) as h:
+        to_child = h.message_flow(sender="MainProcess", receiver="echo-child")
+        assert [m.value for m in to_child] == [{"type": "list", "items": reply["echo"]}]
+        assert to_child[0].received and to_child[0].latency_ns > 0
+        back = h.message_flow(sender="echo-child", receiver="MainProcess")
+        assert len(back) == 1 and back[0].received
+        assert back[0].send["actor_name"] == "echo-child"
+        assert back[0].latency_ns > 0

@@ -157,9 +157,10 @@ class Channels:
                     rec._fail(exc)
             if message_id is None:
                 return original(channel, obj, *args, **kwargs)
+            sent = _monotonic_ns()    # before it goes: the receiver may record first
             result = original(channel, _Tagged(message_id, obj), *args, **kwargs)
             try:
-                channels._record(R.SEND, channel, obj, site, message_id)
+                channels._record(R.SEND, channel, obj, site, message_id, sent)
             except Exception as exc:
                 rec._fail(exc)
             return result
@@ -183,11 +184,11 @@ class Channels:
             return obj
         return receive
 
-    def _record(self, kind, channel, item, site, message_id) -> None:
+    def _record(self, kind, channel, item, site, message_id, ts=None) -> None:
         rec = self.rec
         rec.check_hook()
         st = rec.thread_state()
-        ts = _monotonic_ns()
+        ts = ts if ts is not None else _monotonic_ns()
         key = rec.state.object_key(channel, st, ts)
         st.push((kind, ts, rec.current_actor(st), site[0], site[1], message_id, key,
                  rec.snap.capture(item)))
