@@ -2,6 +2,8 @@
 (tests/programs/q_bank.py writes down every change and message as it runs)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cinescope.store import History, StoreError
@@ -181,3 +183,28 @@ def test_message_flow_between_processes(record, method):
         assert len(back) == 1 and back[0].received
         assert back[0].send["actor_name"] == "echo-child"
         assert back[0].latency_ns > 0
+
+
+def test_state_at_any_moment_from_checkpoints(record, tmp_path):
+    """state_at is a checkpoint and the changes after it: the same answers
+    as the program's own log, at any moment, with or without checkpoints."""
+    log = tmp_path / "log.json"
+    rec = record("q_counter.py", str(log), trace=["q_counter"])
+    assert rec.returncode == 0, rec.stderr
+    seen = json.loads(log.read_text())
+    with History(str(rec.store)) as h:
+        [counter] = h.objects("q_counter:Counter")
+        bumps = [c for c in h.value_history(counter, "value") if c.method == "Counter.bump"]
+        assert len(bumps) == 1000
+        checkpoints = h.conn.execute("SELECT count(*) FROM checkpoints WHERE object = ?",
+                                     (counter,)).fetchone()[0]
+        assert checkpoints >= 1000 // 64
+        for k in (0, 63, 64, 65, 500, 998):
+            nxt = bumps[k + 1].event                  # just before the next change
+            assert h.state_at(counter, before=nxt) == \
+                {"value": seen[k][0], "label": seen[k][1]}, k
+        assert h.state_at(counter) == {"value": seen[-1][0], "label": seen[-1][1]}
+        # the same without checkpoints: rebuilt from every change
+        h.conn.execute("DELETE FROM checkpoints")
+        assert h.state_at(counter, before=bumps[501].event) == \
+            {"value": seen[500][0], "label": seen[500][1]}

@@ -16,7 +16,7 @@ return; never the events inside a callee (`into=True` goes there).
 """
 from __future__ import annotations
 
-from ..store.queries import MISSING, Frame, History
+from ..store.queries import Frame, History
 
 
 class Cursor:
@@ -127,14 +127,7 @@ class Cursor:
         if self.event is None:
             return {}
         after = self.history.step(self.actor, self.event, True)
-        changes = self.history.value_history(obj, before=after["id"] if after else None)
-        state: dict = {}
-        for change in changes:
-            if change.deleted:
-                state.pop(change.attr, None)
-            elif change.new is not MISSING:
-                state[change.attr] = change.new
-        return state
+        return self.history.state_at(obj, before=after["id"] if after else None)
 
     def locals(self) -> dict:
         """The locals of the cursor's call as its recorded lines left them

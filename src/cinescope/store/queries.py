@@ -340,33 +340,80 @@ class History:
         return out
 
     def value_history(self, obj: int, attr: str | None = None, *,
-                      before: int | None = None) -> list[Change]:
+                      before: int | None = None,
+                      after: tuple[int, int] | None = None) -> list[Change]:
         """The changes of one object (of one attribute), oldest first; with
-        `before`, only those that happened before that event."""
+        `before`, only those that happened before that event; with `after`
+        (ts, event id), only those after it."""
         where, params = "e.object = ? AND e.kind = ? AND e.object IS NOT NULL", [obj, R.STATE]
+        # each bound as an index range on ts, then the tie on the same ts by id
         if before is not None:
             at = self.event(before)
-            where += " AND (e.ts < ? OR (e.ts = ? AND e.id < ?))"
+            where += " AND e.ts <= ? AND (e.ts < ? OR e.id < ?)"
             params += [at["ts"], at["ts"], at["id"]]
+        if after is not None:
+            where += " AND e.ts >= ? AND (e.ts > ? OR e.id > ?)"
+            params += [after[0], after[0], after[1]]
         out = []
         for e in self._row_events(where, params, order="e.ts, e.id", index="events_object_ts"):
-            for name, change in (e["data"].get("changes") or {}).items():
-                if attr is not None and name != attr:
-                    continue
-                out.append(Change(e["id"], e["ts"], e["t"], e["actor"], e["actor_name"], obj,
-                                  name, change.get("old", MISSING), change.get("new"),
-                                  bool(change.get("deleted")), e["data"].get("method"),
-                                  e["call"]))
+            out += self._changes_of(e, obj, attr)
         return out
+
+    @staticmethod
+    def _changes_of(e: dict, obj: int, attr: str | None) -> list[Change]:
+        return [Change(e["id"], e["ts"], e["t"], e["actor"], e["actor_name"], obj, name,
+                       change.get("old", MISSING), change.get("new"),
+                       bool(change.get("deleted")), e["data"].get("method"), e["call"])
+                for name, change in (e["data"].get("changes") or {}).items()
+                if attr is None or name == attr]
+
+    def state_at(self, obj: int, before: int | None = None) -> dict:
+        """Object `obj`'s recorded attributes just before event `before` (None:
+        at the end): its latest checkpoint (store schema 3: every 64 changes)
+        and the changes after it, so that any moment costs the same."""
+        key = (2 ** 63 - 1, 2 ** 63 - 1)
+        if before is not None:
+            at = self.event(before)
+            key = (at["ts"], at["id"])
+        state: dict = {}
+        since = None
+        if self._has_checkpoints():
+            row = self._one("SELECT ts, event, state FROM checkpoints WHERE object = ? AND "
+                            "(ts < ? OR (ts = ? AND event < ?)) ORDER BY ts DESC, event DESC "
+                            "LIMIT 1", (obj, key[0], key[0], key[1]))
+            if row is not None:
+                state = jsonable(_unpack(row[2]))
+                since = (row[0], row[1])
+        for change in self.value_history(obj, before=before, after=since):
+            if change.deleted:
+                state.pop(change.attr, None)
+            elif change.new is not MISSING:
+                state[change.attr] = change.new
+        return state
+
+    def _has_checkpoints(self) -> bool:
+        return self._one("SELECT count(*) FROM sqlite_master WHERE name = 'checkpoints'")[0] > 0
 
     def last_write(self, obj: int, attr: str, before: int | None = None) -> Write | None:
         """Who set obj.attr last (before an event): the change, the method,
         and the stack it was called from."""
-        changes = self.value_history(obj, attr, before=before)
-        if not changes:
-            return None
-        change = changes[-1]
-        return Write(change, self.call_stack_at(change.event))
+        # newest first, a page at a time: an object may have millions of changes
+        key = (2 ** 63 - 1, 2 ** 63 - 1)
+        if before is not None:
+            at = self.event(before)
+            key = (at["ts"], at["id"])
+        while True:
+            page = self._row_events(
+                "e.object = ? AND e.kind = ? AND e.object IS NOT NULL AND e.ts <= ? "
+                "AND (e.ts < ? OR e.id < ?)", (obj, R.STATE, key[0], key[0], key[1]),
+                order="e.ts DESC, e.id DESC", limit=64, index="events_object_ts")
+            for e in page:
+                changes = self._changes_of(e, obj, attr)
+                if changes:
+                    return Write(changes[-1], self.call_stack_at(e["id"]))
+            if len(page) < 64:
+                return None
+            key = (page[-1]["ts"], page[-1]["id"])
 
     # -- messages -----------------------------------------------------------------------------
     def message_flow(self, sender: str | int | None = None, receiver: str | int | None = None,

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 APPLICATION = "cinescope"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -88,8 +88,23 @@ def _add_chunks(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX chunks_session ON chunks(session)")
 
 
+def _add_checkpoints(db) -> None:
+    """Schema 3: an object's whole recorded state every CHECKPOINT_EVERY
+    changes, so that its state at any moment is a checkpoint and the changes
+    after it. Sessions of older stores have none: their state is rebuilt from
+    all the changes."""
+    db.execute("""
+        CREATE TABLE checkpoints (
+            object INTEGER NOT NULL REFERENCES objects(id),
+            ts INTEGER NOT NULL,
+            event INTEGER NOT NULL,
+            state BLOB NOT NULL
+        )""")
+    db.execute("CREATE INDEX checkpoints_object_ts ON checkpoints(object, ts, event)")
+
+
 # MIGRATIONS[n] turns a version-n store into version n+1, inside one transaction.
-MIGRATIONS: dict[int, callable] = {1: _add_chunks}
+MIGRATIONS: dict[int, callable] = {1: _add_chunks, 2: _add_checkpoints}
 
 
 def _meta(conn: sqlite3.Connection) -> dict[str, str] | None:
@@ -177,6 +192,7 @@ def open_store(path: str, create: bool = False, readonly: bool = False) -> sqlit
                 if _meta(conn) is None:   # another process may have won the race
                     _create_v1(db)
                     _add_chunks(db)
+                    _add_checkpoints(db)
                     db["meta"].insert_all([{"key": "application", "value": APPLICATION},
                                            {"key": "schema_version",
                                             "value": str(SCHEMA_VERSION)}])

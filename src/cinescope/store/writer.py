@@ -25,6 +25,8 @@ from ..capture import records as R
 from . import chunks
 from .schema import StoreError, connect, open_store
 
+CHECKPOINT_EVERY = 64     # changes of one object between checkpoints of its whole state
+
 
 def _pack(data, errors: list) -> bytes:
     try:
@@ -77,6 +79,9 @@ class SessionWriter:
         self._ring_actors = array("I")        # the C rings' actor index -> actor id
         self._ring_pending: list = []         # code objects of ring indexes not yet located
         self._ring_actor_keys: list[str] = []
+        self._changes: dict[int, dict] = {}     # payload index -> a state event's changes
+        self._states: dict[int, dict] = {}      # object id -> its state as recorded so far
+        self._seen: dict[int, int] = {}         # object id -> changes seen
 
     # -- lookups ---------------------------------------------------------------
     def _actor(self, key: str | None) -> int | None:
@@ -139,7 +144,7 @@ class SessionWriter:
             conn.executemany("INSERT INTO chunks (first_id, last_id, session, actor, ts0, ts1, "
                              "count, calls, stack, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
                              [c[:2] + (self.session,) + c[2:] for c in chunks])
-            rows = []
+            rows, states = [], []
             for payload, event_id, call in links:
                 kind, ts, actor, location, message, obj, other, data = payloads[payload]
                 rows.append((event_id, self.session, kind, ts, actor, location, call, None,
@@ -147,6 +152,10 @@ class SessionWriter:
                 if kind == R.SPAWN:
                     conn.execute("UPDATE actors SET spawn_event=?, parent=? WHERE id=?",
                                  (event_id, actor, other))
+                elif kind == R.STATE and payload in self._changes:
+                    states.append((ts, event_id, obj, self._changes.pop(payload)))
+            self._changes.clear()
+            self._checkpoint(states, errors)
             conn.executemany("INSERT INTO events (id, session, kind, ts, actor, location, call, "
                              "parent, message, object, other_actor, data) "
                              "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
@@ -156,6 +165,24 @@ class SessionWriter:
                          (written, dropped, self.session))
             for message in errors:
                 self._add_error(message)
+
+    def _checkpoint(self, states: list, errors: list) -> None:
+        """Fold the batch's state changes into each object's state, in time
+        order, and store an object's whole state every CHECKPOINT_EVERY changes."""
+        rows = []
+        for ts, event_id, obj, changes in sorted(states, key=lambda s: (s[0], s[1])):
+            state = self._states.setdefault(obj, {})
+            for attr, change in changes.items():
+                if change.get("deleted"):
+                    state.pop(attr, None)
+                elif "new" in change:
+                    state[attr] = change["new"]
+            seen = self._seen[obj] = self._seen.get(obj, 0) + 1
+            if seen % CHECKPOINT_EVERY == 0:
+                rows.append((obj, ts, event_id, _pack(state, errors)))
+        if rows:
+            self.conn.executemany("INSERT INTO checkpoints (object, ts, event, state) "
+                                  "VALUES (?,?,?,?)", rows)
 
     def _next_id(self) -> int:
         """Above every id in the store (under its write lock: other writers wait)."""
@@ -214,6 +241,8 @@ class SessionWriter:
             elif kind == R.STATE:
                 _, _, _, code, obj_key, changes = r
                 obj = self._objects.get(obj_key)
+                if obj is not None and changes:
+                    self._changes[len(payloads)] = changes
                 data = {"method": code.co_qualname if code is not None else None,
                         "changes": changes}
             elif kind == R.LINE:
