@@ -377,22 +377,18 @@ class History:
             key = (at["ts"], at["id"])
         state: dict = {}
         since = None
-        if self._has_checkpoints():
-            row = self._one("SELECT ts, event, state FROM checkpoints WHERE object = ? AND "
-                            "(ts < ? OR (ts = ? AND event < ?)) ORDER BY ts DESC, event DESC "
-                            "LIMIT 1", (obj, key[0], key[0], key[1]))
-            if row is not None:
-                state = jsonable(_unpack(row[2]))
-                since = (row[0], row[1])
+        row = self._one("SELECT ts, event, state FROM checkpoints WHERE object = ? AND "
+                        "ts <= ? AND (ts < ? OR event < ?) ORDER BY ts DESC, event DESC "
+                        "LIMIT 1", (obj, key[0], key[0], key[1]))
+        if row is not None:
+            state = jsonable(_unpack(row[2]))
+            since = (row[0], row[1])
         for change in self.value_history(obj, before=before, after=since):
             if change.deleted:
                 state.pop(change.attr, None)
             elif change.new is not MISSING:
                 state[change.attr] = change.new
         return state
-
-    def _has_checkpoints(self) -> bool:
-        return self._one("SELECT count(*) FROM sqlite_master WHERE name = 'checkpoints'")[0] > 0
 
     def last_write(self, obj: int, attr: str, before: int | None = None) -> Write | None:
         """Who set obj.attr last (before an event): the change, the method,
