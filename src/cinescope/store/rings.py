@@ -12,13 +12,11 @@ import mmap
 import os
 import struct
 
+from ..capture.arena import HEADER, MAGIC
+from ..capture.arena import SLOT_HEADER as SLOT_SIZE
 from .chunks import RING
 
-HEADER = struct.Struct("<8Q")   # magic, slots, capacity, record size, in use, log offset,
-#                                 log capacity, log length
-SLOT = struct.Struct("<3Q")     # head, tail, dropped (in 64 bytes)
-SLOT_SIZE = 64
-MAGIC = int.from_bytes(b"CSRING01", "little")
+SLOT = struct.Struct("<3Q")     # head, tail, dropped (at the start of a slot header)
 
 
 class ArenaReader:
