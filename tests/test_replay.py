@@ -165,3 +165,22 @@ def test_locals_at_a_line_of_a_full_level_function(tmp_path):
         while cur.event["kind"] != "line" or cur.event["data"]["line"] != 19:
             cur.step_forward(into=True)
         assert cur.locals()["amount"] == 7 and cur.locals()["old"] == sets[1][2]
+
+
+def test_a_cursor_on_every_actor_walks_the_session_in_time_order(bank):
+    _, store, _ = bank
+    from cinescope.store import Store
+    with Store(str(store)) as s:
+        order = [e["id"] for e in s.events()]
+    with Cursor.open(str(store), None) as cur:
+        forward = []
+        while cur.step_forward() is not None:
+            forward.append(cur.event["id"])
+        assert forward == order
+        backward = [cur.event["id"]]
+        while cur.step_back() is not None:
+            backward.append(cur.event["id"])
+        assert backward == order[::-1]
+        cur.seek(t=10 ** 6)
+        assert cur.event["id"] == order[-1]
+        assert cur.reverse_continue(function="Account.deposit")["actor_name"] == "teller"

@@ -156,10 +156,12 @@ def cmd_replay(argv: list[str]) -> int:
     from .cli import format_event
     from .replay import Cursor
     p = _parser("replay", "Step through a recording, forward and back.")
-    p.add_argument("--actor", default="MainProcess", help="actor to follow")
+    p.add_argument("--actor", default="MainProcess",
+                   help='actor to follow ("all": every actor, in time order)')
     p.add_argument("--at", type=int, metavar="EVENT", help="start at this event")
     opts = p.parse_args(argv)
-    cur = Cursor(History(opts.store, opts.session), opts.actor)
+    cur = Cursor(History(opts.store, opts.session),
+                 None if opts.actor == "all" else opts.actor)
     if opts.at is not None:
         cur.seek(event=opts.at)
     else:

@@ -1,4 +1,4 @@
-"""Time travel over a recording: a cursor on one actor's events.
+"""Time travel over a recording: a cursor on one actor's events (or all).
 
     from cinescope.replay import Cursor
     with Cursor.open("rec.db", actor="teller-1") as cur:
@@ -20,14 +20,28 @@ from ..store.queries import Frame, History
 
 
 class Cursor:
-    def __init__(self, history: History, actor: str | int):
+    """A cursor on one actor's events, or (actor None) on every actor's, in
+    time order; across actors every step is an event (there is no common
+    call to step over)."""
+
+    def __init__(self, history: History, actor: str | int | None):
         self.history = history
-        self.actor = history.actor_id(actor)
+        self.actor = history.actor_id(actor) if actor is not None else None
+        self.actors = [self.actor] if self.actor is not None else \
+            [a["id"] for a in history.store.actors(history.session)]
         self.event: dict | None = None          # None: before the first event
 
     @classmethod
-    def open(cls, store: str, actor: str | int, session: int | None = None) -> "Cursor":
+    def open(cls, store: str, actor: str | int | None,
+             session: int | None = None) -> "Cursor":
         return cls(History(store, session), actor)
+
+    def _next(self, at: dict | None, forward: bool) -> dict | None:
+        """The event right after (before) `at` among the cursor's actors."""
+        found = [e for e in (self.history.step(a, at, forward) for a in self.actors) if e]
+        if not found:
+            return None
+        return (min if forward else max)(found, key=lambda e: (e["ts"], e["id"]))
 
     def __enter__(self) -> "Cursor":
         return self
@@ -41,12 +55,14 @@ class Cursor:
         h = self.history
         if event is not None:
             found = h.event(event)
-            if found["actor"] != self.actor:
+            if found["actor"] not in self.actors:
                 raise ValueError(f"event {event} is not of actor {self.actor}; "
                                  "open a cursor on its actor")
             self.event = found
         elif t is not None:
-            self.event = h._last_event(self.actor, h.start_ns + round(t * 1e9))
+            ts = h.start_ns + round(t * 1e9)
+            last = [e for e in (h._last_event(a, ts) for a in self.actors) if e]
+            self.event = max(last, key=lambda e: (e["ts"], e["id"])) if last else None
         else:
             raise ValueError("seek needs an event or a time t")
         return self.event
@@ -67,18 +83,17 @@ class Cursor:
         return self._step(False, into)
 
     def _step(self, forward: bool, into: bool) -> dict | None:
-        h = self.history
         if self.event is None and not forward:
             return None                 # before the first event: nothing is earlier
         allowed = None
-        if not into and self.event is not None:
+        if not into and self.event is not None and self.actor is not None:
             # the calls enclosing the cursor's event, at its level
             allowed = {f.call for f in self.stack()} | {None}
             if self.event["kind"] in ("call", "return", "raise"):
                 allowed.discard(self.event["call"])
         at = self.event
         while True:
-            at = h.step(self.actor, at, forward)
+            at = self._next(at, forward)
             if at is None:
                 return None
             if allowed is None or self._level(at) in allowed:
@@ -113,7 +128,7 @@ class Cursor:
             raise ValueError("say where to stop: a function, or a file and line")
         at = self.event
         while True:
-            at = self.history.step(self.actor, at, forward)
+            at = self._next(at, forward)
             if at is None:
                 return None
             if _hit(at, function, file, line):
@@ -126,7 +141,7 @@ class Cursor:
         the cursor's event), rebuilt from its changes."""
         if self.event is None:
             return {}
-        after = self.history.step(self.actor, self.event, True)
+        after = self._next(self.event, True)
         return self.history.state_at(obj, before=after["id"] if after else None)
 
     def locals(self) -> dict:
