@@ -176,3 +176,18 @@ def test_a_program_recorded_with_the_python_assembler_reads_the_same(tmp_path, l
                        for e in events])
     assert len(shapes[0]) > 20
     assert shapes[0] == shapes[1]
+
+
+def test_a_limit_reads_only_the_first_events_and_gives_the_same_ones(record):
+    """70 threads: their chunks overlap in time. `events(limit=n)` reads the
+    chunks that can hold the first n events, and must give exactly those."""
+    rec = record("many_threads.py", "70", trace=["many_threads"], level="minimal")
+    assert rec.returncode == 0, rec.stderr
+    from cinescope.store import Store
+    with Store(str(rec.store)) as s:
+        everything = s.events()
+        calls = s.events(kinds=["call"])
+        assert len(everything) > 14000
+        for n in (0, 1, 5, 150, 1000, 14000, 10 ** 6):
+            assert s.events(limit=n) == everything[:n], n
+            assert s.events(kinds=["call"], limit=n) == calls[:n], n

@@ -144,24 +144,40 @@ class Store:
                "FROM events e LEFT JOIN actors a ON a.id = e.actor "
                "LEFT JOIN locations l ON l.id = e.location "
                f"WHERE {' AND '.join(where)}")
-        out = [self._event(row, start) for row in self._query(sql, params)]
+        if limit is not None:
+            limit = max(int(limit), 0)
+            sql += f" ORDER BY e.ts, e.id LIMIT {limit}"
+        rows = [self._event(row, start) for row in self._query(sql, params)]
+        out = list(rows)
         if not codes or R.CALL in codes or R.RETURN in codes:
             out += self._chunk_events(sess["id"], start, chunk_where, chunk_params,
-                                      set(codes) or None, after)
+                                      set(codes) or None, after, limit, rows)
         out.sort(key=lambda e: (e["ts"], e["id"]))
-        return out if limit is None else out[:max(int(limit), 0)]
+        return out if limit is None else out[:limit]
 
     def _chunk_events(self, session: int, start_ns: int, where: list, params: list,
-                      kinds: set | None, after: int | None) -> list[dict]:
+                      kinds: set | None, after: int | None, limit: int | None = None,
+                      rows: list = ()) -> list[dict]:
+        """The chunks' events; with a limit, only the chunks that can hold one of
+        the first `limit` events (by time) are read: chunks are read in the
+        order they start, until `limit` events are known to come before the
+        next one's start."""
         locations = self._locations()
         names = {a["id"]: a["name"] for a in self._query(
             "SELECT id, name FROM actors WHERE session = ?", (session,))}
         out = []
-        for row in self._query("SELECT first_id, actor, ts0, count, data FROM chunks "
-                               f"WHERE {' AND '.join(where)} ORDER BY first_id", params):
+        for row in self._query("SELECT first_id, actor, ts0, count FROM chunks "
+                               f"WHERE {' AND '.join(where)} ORDER BY ts0, first_id", params):
+            if limit is not None and len(out) + len(rows) >= limit:
+                start = row["ts0"]
+                if sum(e["ts"] < start for e in out) + sum(e["ts"] < start for e in rows) \
+                        >= limit:
+                    break
             actor = row["actor"]
+            data = self._query("SELECT data FROM chunks WHERE first_id = ?",
+                               (row["first_id"],))[0]["data"]
             try:
-                decoded = chunks.decode(row["data"], row["first_id"], row["ts0"], row["count"])
+                decoded = chunks.decode(data, row["first_id"], row["ts0"], row["count"])
             except (IndexError, ValueError) as exc:
                 raise StoreError(f"store {self.path} is corrupt: chunk {row['first_id']} "
                                  f"cannot be read ({exc}); restore it from a copy") from None
