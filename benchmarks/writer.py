@@ -58,39 +58,37 @@ def size_of(path: str) -> int:
     return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
 
 
-def cinescope_rings(path: str, n: int, batch: int) -> tuple[float, int]:
-    session = create_session(path, name="bench", argv=[], plan={}, level="minimal",
+def _cinescope(path: str, level: str, batches) -> tuple[float, int]:
+    """Time a SessionWriter over `batches(writer, code)`: [(records, rings)]."""
+    session = create_session(path, name="bench", argv=[], plan={}, level=level,
                              backend="bench")
     code = sample_code()
     writer = SessionWriter(path, session, {code: "bench"})
-    writer.ring_code(code)
-    writer.ring_actor("p1")
-    blob = ring_blob(n)
-    size = RING.size
+    todo = batches(writer, code)
     start = time.perf_counter()
-    for i in range(0, n, batch):
-        writer.write([], 0, [blob[i * size:(i + batch) * size]])
+    for records_, rings in todo:
+        writer.write(records_, 0, rings)
     elapsed = time.perf_counter() - start
     writer.close(None)
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return elapsed, size_of(path)
+
+
+def cinescope_rings(path: str, n: int, batch: int) -> tuple[float, int]:
+    def batches(writer, code):
+        writer.ring_code(code)
+        writer.ring_actor("p1")
+        blob, size = ring_blob(n), RING.size
+        return [([], [blob[i * size:(i + batch) * size]]) for i in range(0, n, batch)]
+    return _cinescope(path, "minimal", batches)
 
 
 def cinescope_records(path: str, n: int, batch: int) -> tuple[float, int]:
-    session = create_session(path, name="bench", argv=[], plan={}, level="debug",
-                             backend="bench")
-    code = sample_code()
-    writer = SessionWriter(path, session, {code: "bench"})
-    todo = records(n, code)
-    start = time.perf_counter()
-    for i in range(0, n, batch):
-        writer.write(todo[i:i + batch], 0)
-    elapsed = time.perf_counter() - start
-    writer.close(None)
-    with sqlite3.connect(path) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return elapsed, size_of(path)
+    def batches(writer, code):
+        todo = records(n, code)
+        return [(todo[i:i + batch], ()) for i in range(0, n, batch)]
+    return _cinescope(path, "debug", batches)
 
 
 def plain_rows(path: str, n: int, batch: int) -> tuple[float, int]:

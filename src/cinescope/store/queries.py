@@ -20,9 +20,8 @@ import os
 from dataclasses import dataclass, field
 
 from ..capture import records as R
-from . import chunks
 from .schema import StoreError
-from .store import Store, _unpack, jsonable
+from .store import Store, _unpack, chunk_event, jsonable
 
 MISSING = {"missing": True}      # `old` of an attribute that did not exist before
 
@@ -152,11 +151,7 @@ class History:
         first = row["first_id"]
         events = self._chunk_cache.get(first)
         if events is None:
-            try:
-                decoded = chunks.decode(row["data"], first, row["ts0"], row["count"])
-            except (IndexError, ValueError) as exc:
-                raise StoreError(f"store {self.store.path} is corrupt: chunk {first} cannot "
-                                 f"be read ({exc}); restore it from a copy") from None
+            decoded = self.store.decode_chunk(first, row["ts0"], row["count"], row["data"])
             events = {e[0]: (row["actor"],) + e for e in decoded}
             if len(self._chunk_cache) > 64:
                 self._chunk_cache.pop(next(iter(self._chunk_cache)))
@@ -164,16 +159,9 @@ class History:
         return events
 
     def _chunk_event(self, item: tuple) -> dict:
-        actor, event_id, kind, ts, loc, link, obj, flag, payload = item
-        data = jsonable(_unpack(payload))
-        if flag:
-            data["resumed" if kind == R.CALL else "yielded"] = True
-        return {"id": event_id, "session": self.session, "kind": R.EVENT_KINDS[kind],
-                "ts": ts, "t": round((ts - self.start_ns) / 1e9, 9), "actor": actor,
-                "actor_name": self._name(actor), "location": self._loc(loc),
-                "call": event_id if kind == R.CALL else link,
-                "parent": link if kind == R.CALL else None, "message": None,
-                "object": obj, "other_actor": None, "data": data}
+        actor = item[0]
+        return chunk_event(item[1:], self.session, self.start_ns, actor, self._name(actor),
+                           self._loc(item[4]))
 
     def event(self, event_id: int) -> dict:
         """One event by its id."""

@@ -166,38 +166,33 @@ class Store:
         names = {a["id"]: a["name"] for a in self._query(
             "SELECT id, name FROM actors WHERE session = ?", (session,))}
         out = []
-        for row in self._query("SELECT first_id, actor, ts0, count FROM chunks "
+        # with a limit the blobs are read one by one, as far as needed; without, at once
+        columns = "first_id, actor, ts0, count" + (", data" if limit is None else "")
+        for row in self._query(f"SELECT {columns} FROM chunks "
                                f"WHERE {' AND '.join(where)} ORDER BY ts0, first_id", params):
             if limit is not None and len(out) + len(rows) >= limit:
                 start = row["ts0"]
                 if sum(e["ts"] < start for e in out) + sum(e["ts"] < start for e in rows) \
                         >= limit:
                     break
-            actor = row["actor"]
-            data = self._query("SELECT data FROM chunks WHERE first_id = ?",
-                               (row["first_id"],))[0]["data"]
-            try:
-                decoded = chunks.decode(data, row["first_id"], row["ts0"], row["count"])
-            except (IndexError, ValueError) as exc:
-                raise StoreError(f"store {self.path} is corrupt: chunk {row['first_id']} "
-                                 f"cannot be read ({exc}); restore it from a copy") from None
-            for event_id, kind, ts, loc, link, obj, flag, payload in decoded:
+            data = row["data"] if limit is None else self._query(
+                "SELECT data FROM chunks WHERE first_id = ?", (row["first_id"],))[0]["data"]
+            for item in self.decode_chunk(row["first_id"], row["ts0"], row["count"], data):
+                event_id, kind = item[0], item[1]
                 if kinds is not None and kind not in kinds or after is not None \
                         and event_id <= after:
                     continue
-                data = jsonable(_unpack(payload))
-                if flag:
-                    data["resumed" if kind == R.CALL else "yielded"] = True
-                call = event_id if kind == R.CALL else link
-                out.append({
-                    "id": event_id, "session": session, "kind": EVENT_KINDS[kind],
-                    "ts": ts, "t": round((ts - start_ns) / 1e9, 9),
-                    "actor": actor, "actor_name": names.get(actor),
-                    "location": locations.get(loc), "call": call,
-                    "parent": link if kind == R.CALL else None, "message": None,
-                    "object": obj, "other_actor": None, "data": data,
-                })
+                out.append(chunk_event(item, session, start_ns, row["actor"],
+                                       names.get(row["actor"]), locations.get(item[3])))
         return out
+
+    def decode_chunk(self, first_id: int, ts0: int, count: int, data: bytes) -> list[tuple]:
+        """A chunk's events (store/chunks.py), or StoreError when it is corrupt."""
+        try:
+            return chunks.decode(data, first_id, ts0, count)
+        except (IndexError, ValueError) as exc:
+            raise StoreError(f"store {self.path} is corrupt: chunk {first_id} cannot be "
+                             f"read ({exc}); restore it from a copy") from None
 
     def _locations(self) -> dict[int, dict]:
         return {row["id"]: {"file": row["file"], "line": row["line"],
@@ -252,6 +247,20 @@ class Store:
             if n:
                 out[kind] = out.get(kind, 0) + n
         return out
+
+
+def chunk_event(item: tuple, session: int, start_ns: int, actor: int, actor_name,
+                location) -> dict:
+    """An event of a chunk (a chunks.decode tuple) in the JSON shape of events."""
+    event_id, kind, ts, _, link, obj, flag, payload = item
+    data = jsonable(_unpack(payload))
+    if flag:
+        data["resumed" if kind == R.CALL else "yielded"] = True
+    return {"id": event_id, "session": session, "kind": EVENT_KINDS[kind], "ts": ts,
+            "t": round((ts - start_ns) / 1e9, 9), "actor": actor, "actor_name": actor_name,
+            "location": location, "call": event_id if kind == R.CALL else link,
+            "parent": link if kind == R.CALL else None, "message": None, "object": obj,
+            "other_actor": None, "data": data}
 
 
 def _alive(pid: int | None) -> bool:
