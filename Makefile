@@ -32,7 +32,13 @@ venv: .venv-$(NEWEST_V)/$(STAMP)
 demo: venv
 	sh scripts/demo.sh $(VENV)/bin
 
-test: $(foreach v,$(VERSIONS),.venv-$(v)/$(STAMP))
+# The DAP end-to-end tests' client (tests/dap/package-lock.json), from npm.
+DAP_CLIENT := tests/dap/node_modules/.package-lock.json
+$(DAP_CLIENT): tests/dap/package-lock.json
+	npm ci --prefix tests/dap --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: $(foreach v,$(VERSIONS),.venv-$(v)/$(STAMP)) $(DAP_CLIENT)
 	@status=0; for v in $(VERSIONS); do \
 	  echo "=== Python $$v"; \
 	  .venv-$$v/bin/python -m pytest -q $(PYTEST_ARGS) || status=1; \
@@ -48,4 +54,5 @@ bench: $(foreach v,$(VERSIONS),.venv-$(v)/$(STAMP))
 	done
 
 clean:
-	rm -rf .venv .venv-3.* build src/*.egg-info examples/bank/.cinescope/recordings.db*
+	rm -rf .venv .venv-3.* build src/*.egg-info examples/bank/.cinescope/recordings.db* \
+	  tests/dap/node_modules

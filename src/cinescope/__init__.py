@@ -34,3 +34,18 @@ def cursor(actor: str | int = "MainProcess", store: str | None = None,
     if at is not None:
         cur.seek(event=at)
     return cur
+
+
+def debugger_sync(obj=None, flush: bool = True) -> str:
+    """Called by `cinescope dap` (through debugpy's evaluate) in a program
+    stopped at a breakpoint. With `flush`, write what was recorded so far.
+    A JSON object: {"cutoff": ns, "pid": pid, "actor": key, "self": id(obj)},
+    or {} when nothing records."""
+    import json
+    from .capture.recorder import Recorder
+    rec = Recorder.current
+    if rec is None:
+        return "{}"
+    answer = rec.sync(flush)
+    answer["self"] = id(obj) if obj is not None else None
+    return json.dumps(answer)

@@ -218,8 +218,18 @@ def _print_table(rows: list[tuple]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
+def cmd_dap(argv: list[str]) -> int:
+    p = ArgumentParser(prog="cinescope dap", description="A Debug Adapter Protocol server: "
+                       "debugpy, recording the program, with history scopes and Step Back.")
+    p.add_argument("--port", type=int, help="listen on 127.0.0.1:PORT (0: any free port) "
+                                            "instead of stdio")
+    args = p.parse_args(argv)
+    from .dap_server import main as dap
+    return dap.run_stdio() if args.port is None else dap.run_port(args.port)
+
+
 COMMANDS = {"record": cmd_record, "sessions": cmd_sessions, "events": cmd_events,
-            "summary": cmd_summary}
+            "summary": cmd_summary, "dap": cmd_dap}
 
 
 def _views() -> None:
@@ -242,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
               "  stack --at EVENT                              the call stack at an event\n"
               "  why TARGET.ATTR [--at EVENT]                  who set a value, from where\n"
               "  replay [--actor A] [--at EVENT]               step forward and back\n"
-              "(views take --store PATH, --session ID and --json)\n")
+              "(views take --store PATH, --session ID and --json)\n"
+              "  dap [--port N]                                a debug adapter: debugpy with "
+              "history\n")
         return 0 if argv else USAGE_ERROR
     if argv[0] == "--version":
         print(f"cinescope {__version__}")

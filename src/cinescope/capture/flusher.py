@@ -34,6 +34,7 @@ class Flusher(threading.Thread):
         self._wake = threading.Event()
         self._stopping = False
         self._io = threading.Lock()   # held while writing; a fork waits for it
+        self.last_cutoff = None
         buffers.wake = self._wake.set
         buffers.draining = True
 
@@ -56,20 +57,30 @@ class Flusher(threading.Thread):
                     self.buffers.set_idle(False)
             idle = not wrote
 
-    def flush(self, final: bool = False) -> bool:
-        """Write what waits; True when there was anything."""
+    def flush(self, final: bool = False, sync: bool = False) -> bool:
+        """Write what waits; True when there was anything. With `sync`, send
+        the batch even when empty: its cutoff tells the store that everything
+        up to then is written (see `sync`)."""
         with self._io:
             cutoff = None if final else time.monotonic_ns()
             records, raw = self.buffers.drain(cutoff)
             dropped = self.buffers.take_dropped()
-            if not (records or raw or dropped or self.buffers.arena_moved()):
+            if not (records or raw or dropped or sync or self.buffers.arena_moved()):
                 return False
+            self.last_cutoff = cutoff
             try:
                 self.sink.write(records, dropped, raw, cutoff, self.buffers.sources)
             except Exception as exc:
                 self.buffers.draining = False
                 self.on_error(exc)
             return True
+
+    def sync(self) -> int:
+        """Write everything recorded up to now, from any thread (a debugger
+        stopped in the program calls it); returns the cutoff, which the writer
+        stores once that batch is in (store: table synced)."""
+        self.flush(sync=True)
+        return self.last_cutoff
 
     def stop(self, session_end: dict | None) -> None:
         """Write what is left and close the sink (from any thread, once)."""

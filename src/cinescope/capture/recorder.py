@@ -71,6 +71,8 @@ class ThreadState:
 
 
 class Recorder:
+    current: "Recorder | None" = None   # the recorder running in this process, if any
+
     def __init__(self, plan: Plan, sink_factory, *, main_alias: str | None = None,
                  main_file: str | None = None, parent_actor: str | None = None, child_starter=None,
                  process_name: str = "MainProcess"):
@@ -125,6 +127,7 @@ class Recorder:
             self.backend = choose_backend(self)
             self.flusher.start()   # before the backend, so it never traces the flusher
             self.backend.start()
+            Recorder.current = self
         except BaseException as exc:
             self.active = False
             self.unpatch()
@@ -138,6 +141,8 @@ class Recorder:
         """Stop recording and write everything still buffered."""
         if self.flusher is None:
             return
+        if Recorder.current is self:
+            Recorder.current = None
         if self.active:
             try:
                 self.check_hook()
@@ -155,6 +160,36 @@ class Recorder:
         flusher.stop(session_end)
         if self.arena is not None:
             self.arena.close()      # the program's side; the writer read it to the end
+
+    def sync(self, flush: bool = True) -> dict:
+        """For a debugger stopped in this thread: with `flush`, write everything
+        recorded so far. Returns the cutoff the store will show in its `synced`
+        table once written, this process's pid and the actor running on this
+        thread."""
+        st = self.thread_state()
+        cutoff = None
+        if flush:
+            if self.rank >= FULL:
+                self._settle_line(st, sys._getframe(1))
+            if self.flusher is not None:
+                cutoff = self.flusher.sync()
+        return {"cutoff": cutoff, "pid": self.pid, "actor": self.current_actor(st)}
+
+    def _settle_line(self, st: ThreadState, frame) -> None:
+        """The line a stopped frame ran before the one it stopped at is
+        recorded when the next line starts, which a debugger stopping there
+        holds back: record it now. The innermost recorded frame out of
+        `frame`'s callers has finished its pending line if it is at another."""
+        while frame is not None and id(frame) not in st.lines:
+            frame = frame.f_back
+        if frame is None:
+            return
+        entry = st.lines[id(frame)]
+        if entry[0] is None or entry[0] == frame.f_lineno:
+            return
+        self._line_changes(frame.f_code, frame, st, self.current_actor(st), _monotonic_ns(),
+                           None)
+        st.lines[id(frame)] = [None, self.snap.capture_mapping(frame.f_locals.items())]
 
     def after_fork_in_child(self) -> None:
         """In a forked child: the parent's buffers and writer are the parent's;

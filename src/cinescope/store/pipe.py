@@ -11,6 +11,7 @@ writer process reads to the end and stores it.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
@@ -35,6 +36,15 @@ ALL = 2 ** 64 - 1     # a cutoff after every record
 _CODE_AT = {R.CALL, R.RETURN, R.RAISE, R.STATE, R.LINE, R.SEND, R.RECEIVE, R.SPAWN}
 
 
+def _not_debugged():
+    """Under debugpy, a context in which it does not turn a new Python process
+    into a debuggee: the writer would wait for a debugger to attach, and the
+    program for the writer."""
+    monkey = sys.modules.get("_pydev_bundle.pydev_monkey")
+    skip = getattr(monkey, "skip_subprocess_arg_patch", None)
+    return skip() if skip is not None else contextlib.nullcontext()
+
+
 def _ext(obj):
     if obj is R.NO_VALUE:
         return msgpack.ExtType(NO_VALUE_EXT, b"")
@@ -56,10 +66,11 @@ class WriterProcess:
                 str(os.getpid())]
         if arena is not None:       # the C rings in shared memory: the writer reads them
             argv.append(str(arena.fd))
-        self.process = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, close_fds=True, start_new_session=True,
-            pass_fds=(arena.fd,) if arena is not None else ())
+        with _not_debugged():
+            self.process = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=env, close_fds=True, start_new_session=True,
+                pass_fds=(arena.fd,) if arena is not None else ())
         self._pipe = self.process.stdin
         try:
             fcntl.fcntl(self._pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)

@@ -198,6 +198,30 @@ class History:
         out.sort(key=lambda e: (e["ts"], e["id"]))
         return out
 
+    def recent(self, actor: str | int, n: int, before: dict | None = None) -> list[dict]:
+        """The actor's last n events (before the event `before`, if given), in
+        time order. Reads the newest chunks only."""
+        actor = self.actor_id(actor)
+        key = (before["ts"], before["id"]) if before is not None else (2 ** 63 - 1,) * 2
+        out = self._row_events("e.actor = ? AND (e.ts < ? OR (e.ts = ? AND e.id < ?))",
+                               (actor, key[0], key[0], key[1]),
+                               order="e.ts DESC, e.id DESC", limit=n)
+        hi = key[0]
+        while True:
+            rows = self._rows("SELECT first_id, last_id, actor, ts0, ts1, count, data "
+                              "FROM chunks WHERE actor = ? AND ts0 <= ? "
+                              "ORDER BY ts0 DESC LIMIT 4", (actor, hi))
+            for row in rows:
+                out += [self._chunk_event(i) for i in self._chunk(row).values()
+                        if (i[3], i[1]) < key]
+            out.sort(key=lambda e: (e["ts"], e["id"]), reverse=True)
+            del out[n:]
+            if len(rows) < 4 or (len(out) == n and out[-1]["ts"] >= rows[-1]["ts0"]):
+                break
+            hi = rows[-1]["ts0"] - 1
+        out.reverse()
+        return out
+
     def _chunks_of(self, actor: int, lo: int, hi: int) -> list[dict]:
         """The actor's chunks with events between lo and hi. One actor's chunks
         follow each other in time: they start at the last one starting at or
@@ -346,6 +370,22 @@ class History:
         for e in self._row_events(where, params, order="e.ts, e.id", index="events_object_ts"):
             out += self._changes_of(e, obj, attr)
         return out
+
+    def last_changes(self, obj: int, n: int,
+                     before: tuple[int, int] | None = None) -> tuple[list[Change], bool]:
+        """The object's last n change events (before (ts, event id), if given),
+        oldest first, and whether there were earlier ones. Costs the same
+        whatever the length of the object's history."""
+        where, params = "e.object = ? AND e.kind = ? AND e.object IS NOT NULL", [obj, R.STATE]
+        if before is not None:
+            where += " AND e.ts <= ? AND (e.ts < ? OR e.id < ?)"
+            params += [before[0], before[0], before[1]]
+        rows = self._row_events(where, params, order="e.ts DESC, e.id DESC", limit=n + 1,
+                                index="events_object_ts")
+        out = []
+        for e in reversed(rows[:n]):
+            out += self._changes_of(e, obj, None)
+        return out, len(rows) > n
 
     @staticmethod
     def _changes_of(e: dict, obj: int, attr: str | None) -> list[Change]:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 APPLICATION = "cinescope"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -103,8 +103,20 @@ def _add_checkpoints(db) -> None:
     db.execute("CREATE INDEX checkpoints_object_ts ON checkpoints(object, ts, event)")
 
 
+def _add_synced(db) -> None:
+    """Schema 4: for each recorded process, the time up to which everything it
+    recorded is in the store (a debugger stopped in it waits for that)."""
+    db.execute("""
+        CREATE TABLE synced (
+            session INTEGER NOT NULL REFERENCES sessions(id),
+            pid INTEGER NOT NULL,
+            ns INTEGER NOT NULL,
+            PRIMARY KEY (session, pid)
+        )""")
+
+
 # MIGRATIONS[n] turns a version-n store into version n+1, inside one transaction.
-MIGRATIONS: dict[int, callable] = {1: _add_chunks, 2: _add_checkpoints}
+MIGRATIONS: dict[int, callable] = {1: _add_chunks, 2: _add_checkpoints, 3: _add_synced}
 
 
 def _meta(conn: sqlite3.Connection) -> dict[str, str] | None:
@@ -193,6 +205,7 @@ def open_store(path: str, create: bool = False, readonly: bool = False) -> sqlit
                     _create_v1(db)
                     _add_chunks(db)
                     _add_checkpoints(db)
+                    _add_synced(db)
                     db["meta"].insert_all([{"key": "application", "value": APPLICATION},
                                            {"key": "schema_version",
                                             "value": str(SCHEMA_VERSION)}])

@@ -121,7 +121,9 @@ class SessionWriter:
         """The next actor index of the C rings stands for `key`."""
         self._ring_actor_keys.append(key)
 
-    def write(self, records: list[tuple], dropped: int, rings=()) -> None:
+    def write(self, records: list[tuple], dropped: int, rings=(), synced: int | None = None) -> None:
+        """Store a batch; `synced`: the program's cutoff for it (everything it
+        recorded up to then is in this batch or an earlier one)."""
         conn = self.conn
         with conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -165,6 +167,9 @@ class SessionWriter:
                          (written, dropped, self.session))
             for message in errors:
                 self._add_error(message)
+            if synced is not None and synced < 2 ** 63 and self.pid is not None:
+                conn.execute("INSERT OR REPLACE INTO synced (session, pid, ns) VALUES (?,?,?)",
+                             (self.session, self.pid, synced))
 
     def _checkpoint(self, states: list, errors: list) -> None:
         """Fold the batch's state changes into each object's state, in time

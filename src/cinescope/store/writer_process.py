@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
                 records = _decode(message[2:], codes, modules, writer, rings)
                 if arena is not None:
                     dropped += arena.drain(cutoff, rings)
-                writer.write(records, dropped, rings)
+                writer.write(records, dropped, rings, synced=cutoff)
         if arena is not None:   # closed, or the program is gone: read the arena to the end
             arena.describe()
             rings = []

@@ -1,0 +1,375 @@
+"""`cinescope dap`: debugpy, with the recording behind it.
+
+The server sits between the editor and debugpy's adapter (relay.py) and
+passes everything through, except:
+
+- `initialize`: the capabilities gain supportsStepBack;
+- `launch`: the program runs under `cinescope record` (recording.py);
+- at a stop, `scopes` gain "History: self", "Messages" and "Recent calls"
+  (scopes.py), after the store has caught up with the program;
+- `stepBack` and `reverseContinue` are answered here (debugpy has no answer
+  and would hang): the stopped thread enters history mode (travel.py), where
+  its stack, scopes, variables and evaluations come from the recording, and
+  `next`, `stepIn`, `stepOut` and `continue` move through the recording until
+  they pass its end and the live program shows again;
+- Cinescope's own frames (the runner under the program) are left out of
+  stack traces.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+
+from ..store.schema import StoreError
+from . import scopes
+from .recording import ConfigError, Recording, launch_arguments, parse_sync, sync_expression
+from .relay import AdapterGone, Relay
+from .travel import HistoricFrame, Travel
+from .variables import HISTORY_BASE, Handles, variable
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ATTR = re.compile(r"self\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class DapServer:
+    def __init__(self, relay: Relay):
+        self.relay = relay
+        self.recording: Recording | None = None
+        self.handles = Handles()
+        self.breakpoints: dict[str, set[int]] = {}
+        self._lock = threading.Lock()
+        self._reset_stop()
+        relay.requests.update({
+            "initialize": self.initialize, "launch": self.launch, "attach": self.attach,
+            "setBreakpoints": self.set_breakpoints, "stackTrace": self.stack_trace,
+            "scopes": self.scopes, "variables": self.variables, "evaluate": self.evaluate,
+            "stepBack": self.step_back, "reverseContinue": self.reverse_continue,
+            "next": self.next, "stepIn": self.step_in, "stepOut": self.step_out,
+            "continue": self.continue_, "disconnect": self.disconnect,
+        })
+        relay.events.update({"stopped": self._on_stopped, "continued": self._on_continued,
+                             "process": self._on_process})
+        relay.on_adapter_gone = self._on_adapter_gone
+
+    # -- the stop's state -------------------------------------------------------------
+    def _reset_stop(self) -> None:
+        with self._lock:
+            self.handles.clear()
+            self.synced: dict | None = None          # debugger_sync's answer at this stop
+            self.frame_threads: dict[int, int] = {}  # live frame id -> thread id
+            self.selves: dict[int, dict] = {}        # live frame id -> its sync answer
+            self.travel: Travel | None = None
+            self.travel_thread: int | None = None
+            self.history_frames: dict[int, HistoricFrame] = {}
+
+    def _on_stopped(self, event: dict) -> dict:
+        self._reset_stop()
+        return event
+
+    def _on_continued(self, event: dict) -> dict:
+        self._reset_stop()
+        return event
+
+    def _on_process(self, event: dict) -> dict:
+        if self.recording is not None:
+            self.recording.pid = (event.get("body") or {}).get("systemProcessId")
+        return event
+
+    def _on_adapter_gone(self, reason: str) -> None:
+        if self.relay.ended.is_set() or self.relay.client_gone.is_set():
+            return          # the session was over: debugpy leaving is its end
+        self.relay.event("output", {"category": "console",
+                                    "output": f"cinescope: {reason}; the recording is kept"
+                                              + (f" in {self.recording.store}"
+                                                 if self.recording else "") + "\n"})
+        self.relay.event("terminated")
+
+    # -- setting up -----------------------------------------------------------------
+    def initialize(self, request: dict) -> None:
+        def rewrite(response):
+            if response.get("success"):
+                response.setdefault("body", {})["supportsStepBack"] = True
+            return response
+        self.relay.forward(request, rewrite)
+
+    def launch(self, request: dict) -> None:
+        try:
+            arguments, store = launch_arguments(request.get("arguments") or {})
+        except ConfigError as exc:
+            self.relay.respond(request, error=f"cinescope: {exc}")
+            return
+        if store is not None:
+            os.makedirs(os.path.dirname(store), exist_ok=True)
+            self.recording = Recording(store)
+        self.relay.forward(dict(request, arguments=arguments))
+
+    def attach(self, request: dict) -> None:
+        arguments = dict(request.get("arguments") or {})
+        options = arguments.pop("cinescope", None) or {}
+        if isinstance(options, dict) and options.get("store"):
+            self.recording = Recording(os.path.join(arguments.get("cwd") or os.getcwd(),
+                                                    str(options["store"])))
+        self.relay.forward(dict(request, arguments=arguments))
+
+    def set_breakpoints(self, request: dict) -> None:
+        args = request.get("arguments") or {}
+        path = (args.get("source") or {}).get("path")
+        if path:
+            self.breakpoints[os.path.realpath(path)] = {
+                b.get("line") for b in args.get("breakpoints") or [] if b.get("line")}
+            self.breakpoints[path] = self.breakpoints[os.path.realpath(path)]
+        self.relay.forward(request)
+
+    def disconnect(self, request: dict) -> None:
+        self.relay.forward(request)
+
+    # -- the live stop, with history --------------------------------------------------
+    def _in_history(self, thread_id) -> bool:
+        return (self.travel is not None and self.travel_thread == thread_id
+                and not self.travel.live)
+
+    def stack_trace(self, request: dict) -> None:
+        thread_id = (request.get("arguments") or {}).get("threadId")
+        if self._in_history(thread_id):
+            self.relay.respond(request, self._history_stack())
+            return
+
+        def rewrite(response):
+            body = response.get("body") or {}
+            frames = body.get("stackFrames") or []
+            kept = [f for f in frames
+                    if not ((f.get("source") or {}).get("path") or "").startswith(_PACKAGE_DIR)]
+            if len(kept) != len(frames):
+                body["stackFrames"] = kept
+                if "totalFrames" in body:
+                    body["totalFrames"] -= len(frames) - len(kept)
+            with self._lock:
+                for f in kept:
+                    self.frame_threads[f["id"]] = thread_id
+            return response
+        self.relay.forward(request, rewrite)
+
+    def _sync(self, frame_id: int) -> dict:
+        """debugger_sync in the program's frame: the store catches up (once
+        per stop) and says the frame's actor and recorded `self`."""
+        if frame_id in self.selves:
+            return self.selves[frame_id]
+        flush = self.synced is None
+        response = self.relay.ask("evaluate", {"expression": sync_expression(flush),
+                                               "frameId": frame_id,
+                                               "context": "watch"})
+        answer = parse_sync((response.get("body") or {}).get("result", "")) \
+            if response.get("success") else {}
+        if flush and answer and self.recording is not None:
+            self.recording.wait_synced(answer)
+            self.synced = answer
+        self.selves[frame_id] = answer
+        return answer
+
+    def scopes(self, request: dict) -> None:
+        frame_id = (request.get("arguments") or {}).get("frameId")
+        if frame_id in self.history_frames:
+            self.relay.respond(request, {"scopes": self._history_scopes(frame_id)})
+            return
+        extra: list = []
+        if self.recording is not None and frame_id in self.frame_threads:
+            try:
+                answer = self._sync(frame_id)
+                extra = self._live_scopes(answer)
+            except (StoreError, TimeoutError) as exc:
+                extra = [{"name": "History", "variablesReference": self.handles.add(
+                    lambda: [{"name": "unavailable", "value": str(exc),
+                              "variablesReference": 0}]), "expensive": False}]
+
+        def rewrite(response):
+            if response.get("success"):
+                response.setdefault("body", {}).setdefault("scopes", []).extend(extra)
+            return response
+        self.relay.forward(request, rewrite)
+
+    def _live_scopes(self, answer: dict) -> list[dict]:
+        if not answer.get("actor"):
+            return []
+        h = self.recording.history()
+        actor = h.actor_id(answer["actor"])
+        out = []
+        obj = self._object(h, answer)
+        if obj is not None:
+            out.append(scopes.self_scope(h, obj, None, self.handles))
+        out.append(scopes.messages_scope(h, actor, None, self.handles))
+        out.append(scopes.calls_scope(h, actor, None, self.handles))
+        return out
+
+    @staticmethod
+    def _object(h, answer: dict) -> int | None:
+        address = answer.get("self")
+        if address is None:
+            return None
+        row = h.conn.execute("SELECT max(id) FROM objects WHERE session = ? AND pid = ? AND "
+                             "address = ?", (h.session, answer.get("pid"), address)).fetchone()
+        return row[0] if row else None
+
+    def variables(self, request: dict) -> None:
+        ref = (request.get("arguments") or {}).get("variablesReference")
+        if self.handles.owns(ref):
+            found = self.handles.children(ref)
+            if found is None:
+                self.relay.respond(request, error="this variable is no longer available "
+                                                  "(the program moved on)")
+            else:
+                self.relay.respond(request, {"variables": found})
+            return
+        self.relay.forward(request)
+
+    # -- history mode ---------------------------------------------------------------
+    def _travel(self, thread_id: int) -> Travel:
+        """The thread's history walk, started at its live moment."""
+        if self.recording is None:
+            raise StoreError("this session is not recording: launch it through cinescope dap "
+                             "(the program is not run under cinescope record)")
+        if self.travel is not None and self.travel_thread == thread_id:
+            return self.travel
+        frames = self.relay.ask("stackTrace", {"threadId": thread_id, "levels": 1})
+        top = ((frames.get("body") or {}).get("stackFrames") or [None])[0]
+        if top is None:
+            raise StoreError("the thread has no frame to travel from")
+        self.frame_threads.setdefault(top["id"], thread_id)
+        answer = self._sync(top["id"])
+        if not answer.get("actor"):
+            raise StoreError("nothing is recorded in this thread")
+        h = self.recording.history()
+        self.travel, self.travel_thread = Travel(h, h.actor_id(answer["actor"])), thread_id
+        return self.travel
+
+    def _moved(self, request: dict, moved: bool, reason: str, what: str) -> None:
+        thread_id = (request.get("arguments") or {}).get("threadId")
+        travel = self.travel
+        self.handles.clear()
+        self.history_frames.clear()
+        if not moved and request["command"] in ("stepBack", "reverseContinue"):
+            description = f"{what}: no earlier recorded moment"
+        elif travel is None or travel.live:
+            description = "back to the live program"
+        else:
+            e = travel.event
+            description = (f"{what}: recorded moment #{e['id']}, "
+                           f"t+{(e['ts'] - travel.history.start_ns) / 1e9:.6f}s")
+        self.relay.respond(request, {"allThreadsContinued": False}
+                           if request["command"] == "continue" else None)
+        self.relay.event("stopped", {"reason": reason, "threadId": thread_id,
+                                     "description": description, "text": description,
+                                     "allThreadsStopped": True, "preserveFocusHint": False})
+
+    def _history_request(self, request: dict, move, reason: str, what: str) -> None:
+        thread_id = (request.get("arguments") or {}).get("threadId")
+        try:
+            travel = self._travel(thread_id)
+        except (StoreError, TimeoutError, AdapterGone) as exc:
+            self.relay.respond(request, error=f"cinescope: cannot go back: {exc}")
+            return
+        self._moved(request, move(travel), reason, what)
+
+    def step_back(self, request: dict) -> None:
+        self._history_request(request, lambda t: t.step_back(), "step", "step back")
+
+    def reverse_continue(self, request: dict) -> None:
+        self._history_request(request, lambda t: t.run_to(self.breakpoints, False),
+                              "breakpoint", "reverse continue")
+
+    def _forward(self, request: dict, move, reason: str, what: str) -> None:
+        thread_id = (request.get("arguments") or {}).get("threadId")
+        if not self._in_history(thread_id):
+            self.relay.forward(request)
+            return
+        self._moved(request, move(self.travel), reason, what)
+
+    def next(self, request: dict) -> None:
+        self._forward(request, lambda t: t.step_forward(), "step", "step")
+
+    def step_in(self, request: dict) -> None:
+        self._forward(request, lambda t: t.step_forward(into=True), "step", "step in")
+
+    def step_out(self, request: dict) -> None:
+        self._forward(request, lambda t: t.step_out(), "step", "step out")
+
+    def continue_(self, request: dict) -> None:
+        self._forward(request, lambda t: t.run_to(self.breakpoints, True), "breakpoint",
+                      "continue")
+
+    def _history_stack(self) -> dict:
+        travel = self.travel
+        frames = travel.frames()
+        out = []
+        self.history_frames.clear()
+        e = travel.event
+        stamp = f"#{e['id']} t+{(e['ts'] - travel.history.start_ns) / 1e9:.6f}s"
+        for i, frame in enumerate(frames):
+            frame_id = HISTORY_BASE + i
+            self.history_frames[frame_id] = frame
+            out.append({"id": frame_id, "name": f"{frame.function} [recorded {stamp}]",
+                        "line": frame.line, "column": 1,
+                        "source": {"path": frame.file, "name": os.path.basename(frame.file or
+                                                                                "?")},
+                        "presentationHint": "normal" if i == 0 else "subtle"})
+        return {"stackFrames": out, "totalFrames": len(out)}
+
+    def _history_scopes(self, frame_id: int) -> list[dict]:
+        frame = self.history_frames[frame_id]
+        travel = self.travel
+        h = travel.history
+        values = dict(frame.locals)
+        if frame.returned is not None:
+            values.update({f"(return {k})": v for k, v in frame.returned.items()})
+        out = [scopes.locals_scope(values, self.handles)]
+        before = travel.event
+        if frame.object is not None:
+            out.append(scopes.self_scope(h, frame.object, before, self.handles))
+        out.append(scopes.messages_scope(h, travel.actor, before, self.handles))
+        out.append(scopes.calls_scope(h, travel.actor, before, self.handles))
+        return out
+
+    def evaluate(self, request: dict) -> None:
+        args = request.get("arguments") or {}
+        frame = self.history_frames.get(args.get("frameId"))
+        if frame is None:
+            self.relay.forward(request)
+            return
+        expression = (args.get("expression") or "").strip()
+        value, found = None, False
+        if _NAME.fullmatch(expression) and expression in frame.locals:
+            value, found = frame.locals[expression], True
+        elif _ATTR.fullmatch(expression) and frame.object is not None:
+            h = self.travel.history
+            state = h.state_at(frame.object, before=self.travel.event["id"])
+            attr = _ATTR.fullmatch(expression).group(1)
+            if attr in state:
+                value, found = state[attr], True
+        if not found:
+            self.relay.respond(request, error=f"{expression!r} was not recorded at this "
+                                              "moment (in history mode only recorded names "
+                                              "and self.attr can be shown)")
+            return
+        var = variable(expression, value, self.handles)
+        self.relay.respond(request, {"result": var["value"], "type": var.get("type"),
+                                     "variablesReference": var["variablesReference"]})
+
+
+def serve(client_in, client_out, adapter) -> None:
+    """One debug session: the client's streams and a started debugpy adapter
+    process (stdin/stdout pipes)."""
+    relay = Relay(client_in, client_out, adapter.stdout, adapter.stdin)
+    DapServer(relay)
+    try:
+        relay.run()
+    finally:
+        try:
+            adapter.stdin.close()
+        except OSError:
+            pass
+        try:
+            adapter.wait(timeout=5)
+        except Exception:
+            adapter.kill()
+

@@ -1,0 +1,183 @@
+"""`cinescope dap` faults and bad input: every request gets an answer or the
+session a `terminated` event, never a hang, and the recording is kept.
+(The editor's view of a whole session is in tests/dap/e2e.test.js.)"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import PROGRAMS
+from cinescope.store import Store
+
+BANK = PROGRAMS / "dap_bank.py"
+DEPOSIT = next(i for i, line in enumerate(BANK.read_text().splitlines(), 1)
+               if "# @bp deposit" in line)
+
+
+class Session:
+    """A DAP client on `cinescope dap`'s stdio; every wait has a deadline."""
+
+    def __init__(self, cwd):
+        env = dict(os.environ)
+        env.pop("CINESCOPE_BACKEND", None)
+        self.proc = subprocess.Popen([sys.executable, "-m", "cinescope", "dap"], cwd=cwd,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.seq = 0
+        self.messages: list = []
+        self.cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        out = self.proc.stdout
+        while True:
+            header = out.readline()
+            if not header:
+                break
+            length = int(header.split(b":")[1])
+            out.readline()
+            message = json.loads(out.read(length))
+            with self.cond:
+                self.messages.append(message)
+                self.cond.notify_all()
+        with self.cond:
+            self.messages.append(None)
+            self.cond.notify_all()
+
+    def raw(self, body: bytes):
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.flush()
+
+    def send(self, command, **arguments):
+        self.seq += 1
+        self.raw(json.dumps({"seq": self.seq, "type": "request", "command": command,
+                             "arguments": arguments}).encode())
+        return self.seq
+
+    def wait(self, predicate, timeout=30):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for i, m in enumerate(self.messages):
+                    if m is not None and predicate(m):
+                        return self.messages.pop(i)
+                if None in self.messages:
+                    raise AssertionError("the server closed the stream")
+                left = deadline - time.monotonic()
+                assert left > 0, f"no answer in {timeout} s: {self.messages[-5:]}"
+                self.cond.wait(left)
+
+    def request(self, command, **arguments):
+        seq = self.send(command, **arguments)
+        return self.wait(lambda m: m.get("type") == "response" and m.get("request_seq") == seq)
+
+    def event(self, name, timeout=30):
+        return self.wait(lambda m: m.get("event") == name, timeout)
+
+    def launch(self, breakpoints=(), **arguments):
+        self.request("initialize", adapterID="python", linesStartAt1=True,
+                     columnsStartAt1=True, pathFormat="path")
+        seq = self.send("launch", console="internalConsole", **arguments)
+        self.event("initialized")
+        if breakpoints:
+            self.request("setBreakpoints", source={"path": arguments["program"]},
+                         breakpoints=[{"line": line} for line in breakpoints])
+        self.request("configurationDone")
+        return self.wait(lambda m: m.get("request_seq") == seq)
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def dap(tmp_path):
+    session = Session(tmp_path)
+    yield session
+    session.close()
+
+
+def test_malformed_messages_get_an_error_and_the_session_goes_on(dap):
+    dap.raw(b"{not json")
+    bad = dap.wait(lambda m: m.get("type") == "response")
+    assert not bad["success"] and "malformed message" in bad["message"]
+    dap.raw(json.dumps({"seq": 7, "type": "nonsense"}).encode())
+    bad = dap.wait(lambda m: m.get("type") == "response")
+    assert not bad["success"] and bad["request_seq"] == 7
+    ok = dap.request("initialize", adapterID="python")
+    assert ok["success"] and ok["body"]["supportsStepBack"] is True
+
+
+def test_an_unknown_request_is_answered_by_debugpy(dap):
+    dap.request("initialize", adapterID="python")
+    answer = dap.request("noSuchRequest")
+    assert answer["success"] is False
+
+
+def test_a_bad_launch_configuration_says_what_to_fix(dap, tmp_path):
+    dap.request("initialize", adapterID="python")
+    answer = dap.request("launch", program=str(BANK), cinescope="yes")
+    assert not answer["success"] and '"cinescope"' in answer["message"]
+    answer = dap.request("launch", code="print(1)")
+    assert not answer["success"] and '"record": false' in answer["message"]
+
+
+def test_step_back_without_a_recording_is_an_error_not_a_hang(dap, tmp_path):
+    response = dap.launch([DEPOSIT], program=str(BANK), cwd=str(tmp_path),
+                          cinescope={"record": False})
+    assert response["success"]
+    stopped = dap.event("stopped")
+    for command in ("stepBack", "reverseContinue"):
+        answer = dap.request(command, threadId=stopped["body"]["threadId"])
+        assert not answer["success"] and "not recording" in answer["message"]
+    dap.request("disconnect", terminateDebuggee=True)
+
+
+def test_a_crashing_program_ends_the_session_and_keeps_its_recording(dap, tmp_path):
+    program = tmp_path / "crash.py"
+    program.write_text("def boom(n):\n    return 1 / n\n\nboom(2)\nboom(0)\n")
+    dap.launch(program=str(program), cwd=str(tmp_path),
+               cinescope={"store": "rec.db", "trace": ["crash"]})
+    exited = dap.event("exited")
+    dap.event("terminated")
+    assert exited["body"]["exitCode"] == 1
+    with Store(str(tmp_path / "rec.db")) as store:
+        events = [(e["kind"], (e["location"] or {}).get("function"))
+                  for e in store.events(store.session(None)["id"])]
+    assert ("call", "boom") in events and ("raise", "boom") in events
+
+
+def test_debugpy_dying_terminates_the_session_with_the_reason(dap, tmp_path):
+    dap.launch([DEPOSIT], program=str(BANK), cwd=str(tmp_path),
+               cinescope={"store": "rec.db", "trace": ["dap_bank"]})
+    stopped = dap.event("stopped")
+    # the history scopes of the stop: the store has caught up with the program
+    frames = dap.request("stackTrace", threadId=stopped["body"]["threadId"])
+    scopes = dap.request("scopes", frameId=frames["body"]["stackFrames"][0]["id"])
+    assert "History: self" in [s["name"] for s in scopes["body"]["scopes"]]
+    children = open(f"/proc/{dap.proc.pid}/task/{dap.proc.pid}/children").read().split()
+    assert children, "the server runs debugpy's adapter as its child"
+    for pid in children:
+        os.kill(int(pid), signal.SIGKILL)
+    answer = dap.request("threads")       # answered, not left waiting
+    assert not answer["success"]
+    reason = dap.wait(lambda m: m.get("event") == "output"
+                      and "cinescope:" in m["body"].get("output", ""))
+    assert "adapter" in reason["body"]["output"] and "recording is kept" in reason["body"]["output"]
+    dap.event("terminated")
+    assert stopped["body"]["threadId"]
+    with Store(str(tmp_path / "rec.db")) as store:     # what ran before is there
+        events = list(store.events(store.session(None)["id"]))
+    calls = [(e["location"] or {}).get("function") for e in events if e["kind"] == "call"]
+    assert "main" in calls and "Account.deposit" in calls, events[:5]
