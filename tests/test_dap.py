@@ -181,3 +181,19 @@ def test_debugpy_dying_terminates_the_session_with_the_reason(dap, tmp_path):
         events = list(store.events(store.session(None)["id"]))
     calls = [(e["location"] or {}).get("function") for e in events if e["kind"] == "call"]
     assert "main" in calls and "Account.deposit" in calls, events[:5]
+
+
+def test_a_missing_store_leaves_the_stop_usable_and_says_why(dap, tmp_path):
+    dap.launch([DEPOSIT], program=str(BANK), cwd=str(tmp_path),
+               cinescope={"store": "rec.db", "trace": ["dap_bank"]})
+    stopped = dap.event("stopped")
+    for path in tmp_path.glob("rec.db*"):
+        path.unlink()           # the store went away under the session
+    frames = dap.request("stackTrace", threadId=stopped["body"]["threadId"])
+    scopes = dap.request("scopes", frameId=frames["body"]["stackFrames"][0]["id"])["body"]
+    names = [s["name"] for s in scopes["scopes"]]
+    assert "Locals" in names and "History" in names
+    history = next(s for s in scopes["scopes"] if s["name"] == "History")
+    why = dap.request("variables", variablesReference=history["variablesReference"])
+    assert "rec.db" in why["body"]["variables"][0]["value"]
+    dap.request("disconnect", terminateDebuggee=True)

@@ -179,8 +179,9 @@ class DapServer:
                 answer = self._sync(frame_id)
                 extra = self._live_scopes(answer)
             except (StoreError, TimeoutError) as exc:
+                reason = str(exc)
                 extra = [{"name": "History", "variablesReference": self.handles.add(
-                    lambda: [{"name": "unavailable", "value": str(exc),
+                    lambda: [{"name": "unavailable", "value": reason,
                               "variablesReference": 0}]), "expensive": False}]
 
         def rewrite(response):
