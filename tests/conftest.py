@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +139,42 @@ def record_bank(tmp: Path):
                           str(PROGRAMS / "q_bank.py"), str(log)], cwd=tmp)
     assert proc.returncode == 0 and proc.stdout == "30\n", proc.stderr
     return tmp / "store.db", json.loads(log.read_text())
+
+
+def record_example(work: Path):
+    """Record a copy of examples/bank as `make demo` does (its own plan file,
+    `cinescope record --name demo -m bank`): (its directory, the process)."""
+    shutil.copytree(EXAMPLES / "bank", work / "bank", ignore=shutil.ignore_patterns(
+        "recordings.db*", "__pycache__"))
+    cwd = work / "bank"
+    proc = run_cinescope(["record", "--name", "demo", "-m", "bank"], cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return cwd, proc
+
+
+def view(store, *args, cwd, columns: str | None = "200", env=None, input=None) -> str:
+    """A view's text as a pipe gets it: `columns` is $COLUMNS (None: unset,
+    the default width); it must succeed."""
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("COLUMNS", "CINESCOPE_BACKEND")}
+    if columns is not None:
+        full_env["COLUMNS"] = columns
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable, "-m", "cinescope", args[0], "--store", str(store),
+                           *args[1:]], cwd=cwd, env=full_env, capture_output=True, text=True,
+                          timeout=60, input=input)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The rows of a view's table (under its header's rule), each split into
+    its cells (cells are two or more spaces apart; an empty cell is not one)."""
+    lines = text.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line and set(line) <= set("─- "))
+    return [re.split(r" {2,}", line.strip()) for line in lines[rule + 1:] if line.strip()]
+
+
+def squeezed(text: str) -> str:
+    """Text without any whitespace: a value folded over lines reads whole again."""
+    return "".join(text.split())

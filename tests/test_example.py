@@ -1,9 +1,7 @@
 """The bank example, recorded as `make demo` does, read back through the CLI's JSON."""
-import shutil
-
 import pytest
 
-from conftest import EXAMPLES, jsonl, run_cinescope
+from conftest import jsonl, record_example, run_cinescope
 
 EVENT_FIELDS = {"id", "session", "kind", "ts", "t", "actor", "actor_name", "location", "call",
                 "parent", "message", "object", "other_actor", "data"}
@@ -12,12 +10,7 @@ EVENT_FIELDS = {"id", "session", "kind", "ts", "t", "actor", "actor_name", "loca
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory):
     """A copy of examples/bank recorded with its own plan file."""
-    work = tmp_path_factory.mktemp("bank")
-    shutil.copytree(EXAMPLES / "bank", work / "bank", ignore=shutil.ignore_patterns(
-        "recordings.db*", "__pycache__"))
-    cwd = work / "bank"
-    proc = run_cinescope(["record", "-m", "bank"], cwd=cwd)
-    assert proc.returncode == 0, proc.stderr
+    cwd, proc = record_example(tmp_path_factory.mktemp("bank"))
     events = jsonl(run_cinescope(["events", "--json"], cwd=cwd).stdout)
     return cwd, proc, events
 

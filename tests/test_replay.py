@@ -1,4 +1,4 @@
-"""Time travel and the terminal views, on a recording of tests/programs/q_bank.py
+"""Time travel and the views' JSON, on a recording of tests/programs/q_bank.py
 checked against what the program logged as it ran."""
 from __future__ import annotations
 
@@ -80,48 +80,53 @@ def test_state_at_the_cursor_is_what_the_program_had(bank):
         assert [f.function for f in cur.stack()] == ["teller", "audit", "Account.deposit"]
 
 
-def test_views_print_and_emit_json(bank):
+def test_views_emit_json(bank):
+    """--json: one JSON object per line, the shapes of docs/json.md (the text
+    of each view is tested in test_views.py)."""
     tmp, store, log = bank
     account, change = second_deposit(store)
 
-    def run(*args):
-        proc = run_cinescope([args[0], "--store", str(store), *args[1:]], cwd=tmp)
+    def run(*args, input=None):
+        proc = run_cinescope([args[0], "--store", str(store), *args[1:]], cwd=tmp, input=input)
         assert proc.returncode == 0, proc.stderr
-        return proc.stdout
+        return [json.loads(line) for line in proc.stdout.splitlines()]
 
-    timeline = run("timeline", "--actor", "teller", "--json").splitlines()
-    assert {json.loads(line)["actor_name"] for line in timeline} == {"teller"}
-    history = [json.loads(line) for line in run("history", "q_bank:Account.balance",
-                                                "--json").splitlines()]
+    assert {e["actor_name"] for e in run("timeline", "--actor", "teller", "--json")} == \
+        {"teller"}
+    history = run("history", "q_bank:Account.balance", "--json")
     assert [h["new"] for h in history][1:] == [e[3] for e in log if e[0] == "set"]
-    text = run("history", str(account), "--attr", "balance")
-    assert "Account.deposit" in text and "-> 15" in text
-    messages = [json.loads(line) for line in run("messages", "--json").splitlines()]
+    assert history[0]["old"] == {"missing": True}
+    assert set(history[0]) == {"event", "ts", "t", "actor", "actor_name", "object", "attr", "old",
+                               "new", "deleted", "method", "call"}
+    messages = run("messages", "--json")
     assert [m["value"] for m in messages] == [e[2] for e in log if e[0] == "send"]
-    assert "(not received)" in run("messages")
-    stack = run("stack", "--at", str(change.event))
-    assert [line.split()[0] for line in stack.splitlines()] == \
-        ["teller", "audit", "Account.deposit"]
-    why = run("why", "q_bank:Account.balance", "--at", str(change.event))
-    assert "set at event" in why and "Account.deposit" in why
-    # the replay stepper reads commands from stdin
+    assert messages[-1]["receive"] is None and messages[0]["receive"]["kind"] == "receive"
+    stack = run("stack", "--at", str(change.event), "--json")
+    assert [f["function"] for f in stack] == ["teller", "audit", "Account.deposit"]
+    [why] = run("why", "q_bank:Account.balance", "--at", str(change.event), "--json")
+    assert why["change"]["new"] == change.old and why["change"]["method"] == "Account.deposit"
+    assert [f["function"] for f in why["stack"]] == ["teller", "audit", "Account.deposit"]
+    # the replay stepper: events, frames and values as JSON; errors as plain lines
     proc = run_cinescope(["replay", "--store", str(store), "--actor", "teller", "--at",
-                          str(change.event)], cwd=tmp,
-                         input="back\nback\nwhere\nprint %d\nfrobnicate\nquit\n" % account)
+                          str(change.event), "--json"], cwd=tmp,
+                         input="back\nwhere\nprint %d\nfrobnicate\nquit\n" % account)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert [line.split()[3:6] for line in lines[:3]] == [
-        ["state", "q_bank.py:17", "Account.deposit"], ["call", "q_bank.py:17", "Account.deposit"],
-        ["call", "q_bank.py:32", "audit"]]
-    assert lines[3].startswith("teller  (q_bank.py:36") and lines[4].startswith("audit  (")
-    assert lines[5] == repr({"owner": "ann", "balance": change.old})     # before the deposit
+    events = [json.loads(line) for line in lines[:2]]
+    assert [(e["id"], e["kind"]) for e in events] == [(change.event, "state"),
+                                                      (change.call, "call")]
+    assert [json.loads(line)["function"] for line in lines[2:5]] == \
+        ["teller", "audit", "Account.deposit"]
+    assert json.loads(lines[5]) == {"owner": "ann", "balance": change.old}
     assert lines[6] == "error: unknown command 'frobnicate'; `help` lists them"
 
 
 def test_views_refuse_bad_input_in_one_line(bank):
     tmp, store, _ = bank
+    _, change = second_deposit(store)
     for args in (["stack", "--at", "999999"], ["why", "q_bank:Account"],
-                 ["history", "q_bank:Nothing"], ["timeline", "--actor", "nobody"]):
+                 ["history", "q_bank:Nothing"], ["timeline", "--actor", "nobody"],
+                 ["replay", "--actor", "MainProcess", "--at", str(change.event)]):
         proc = run_cinescope([args[0], "--store", str(store), *args[1:]], cwd=tmp)
         assert proc.returncode == 2 and proc.stdout == "", args
         assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, args
