@@ -14,7 +14,7 @@ endif
 
 # venv-X.Y/.installed: one virtualenv per interpreter, reinstalled when pyproject.toml changes.
 define venv_rule
-.venv-$(1)/$(STAMP): pyproject.toml setup.py src/cinescope/capture/_hot.c src/cinescope/store/_chunks.c
+.venv-$(1)/$(STAMP): pyproject.toml setup.py src/cinescope/capture/_hot.c src/cinescope/capture/_values.c src/cinescope/store/_chunks.c
 	rm -rf .venv-$(1)
 	$(2) -m venv .venv-$(1)
 	.venv-$(1)/bin/python -m pip install -q --upgrade pip

@@ -32,13 +32,27 @@ User code the snapshotter runs: only a class's own ``__repr__`` (never
 containers are read through the built-in types' own methods). A ``__repr__``
 that raises is reported as an error; one that takes longer than
 `SLOW_REPR_SECONDS` is not called again for that class in this process.
+
+Encoding: `new_encoder(snapshotter)` gives an object whose `encode(value)`,
+`encode_named(name, value)` and `encode_map(names, values)` return the msgpack
+bytes (``msgpack.packb(..., use_bin_type=True)``) of `capture`, `capture_named`
+and `capture_mapping(zip(names, values))`: the C encoder (capture/_values.c,
+which encodes the common types itself and calls `capture_node` for the rest)
+when it was built, else (or with CINESCOPE_VALUES=python) `PythonEncoder`,
+which packs what `capture` returns. Both encode a str that UTF-8 cannot hold
+(lone surrogates) with each surrogate as the text ``\\udXXX``
+("backslashreplace"), where plain ``packb`` would raise; a value msgpack
+cannot pack becomes the error shape.
 """
 from __future__ import annotations
 
+import os
 import re
 import reprlib
 import time
 import types
+
+import msgpack
 
 SLOW_REPR_SECONDS = 0.005
 _INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 64 - 1
@@ -108,7 +122,24 @@ class Snapshotter:
         try:
             return self._capture(value, self.max_depth, set(), [self.max_nodes])
         except Exception as exc:  # a bug here must never reach the program
-            return {"type": _safe_type_name(value), "error": f"cannot capture: {exc!r}"[:200]}
+            return self.capture_failed(value, exc)
+
+    def capture_node(self, value: object, depth: int, budget: list,
+                     active: set | None = None) -> object:
+        """One node as `_capture` captures it (exceptions included): the C
+        encoder's way to everything but the common types. `budget`: a 1-item
+        list, the nodes left, decremented in place; `active`: the ids of the
+        containers being captured around it (cycles)."""
+        return self._capture(value, depth, set() if active is None else active, budget)
+
+    @staticmethod
+    def capture_failed(value: object, exc: BaseException) -> dict:
+        """What a value whose capture raised `exc` is recorded as."""
+        try:
+            text = repr(exc)
+        except Exception:   # an exception's repr shows its args: a user object's repr
+            text = f"<{type(exc).__name__}>"
+        return {"type": _safe_type_name(value), "error": f"cannot capture: {text}"[:200]}
 
     def _long_str(self, value: str) -> dict:
         return {"type": "str", "value": value[: self.max_string], "len": len(value)}
@@ -269,6 +300,58 @@ class Snapshotter:
 
 
 _SLOW_REPR: set = set()   # classes whose __repr__ was too slow: not called again here
+
+
+class PythonEncoder:
+    """The C Encoder's methods (capture/_values.c) in Python: the snapshotter's
+    capture packed with msgpack. Used where the extension was not built, or
+    with CINESCOPE_VALUES=python."""
+
+    def __init__(self, snapshotter: Snapshotter):
+        self.snapshotter = snapshotter
+
+    def encode(self, value: object) -> bytes:
+        return _pack(self.snapshotter.capture(value), value)
+
+    def encode_named(self, name: str, value: object) -> bytes:
+        return _pack(self.snapshotter.capture_named(name, value), value)
+
+    def encode_map(self, names, values) -> bytes:
+        pairs = dict(zip(names, values))
+        captured = self.snapshotter.capture_mapping(pairs.items())
+        try:
+            return _packb(captured)
+        except (TypeError, ValueError, OverflowError):   # one of them: it alone fails
+            return msgpack.Packer().pack_map_header(len(captured)) + b"".join(
+                _packb(name) + _pack(data, pairs[name]) for name, data in captured.items())
+
+
+def _packb(data) -> bytes:
+    try:
+        return msgpack.packb(data, use_bin_type=True)
+    except UnicodeEncodeError:      # lone surrogates: as the C encoder writes them
+        return msgpack.packb(data, use_bin_type=True, unicode_errors="backslashreplace")
+
+
+def _pack(data, value) -> bytes:
+    """Captured `data` of `value`, packed; the error shape if msgpack cannot."""
+    try:
+        return _packb(data)
+    except (TypeError, ValueError, OverflowError) as exc:
+        return _packb(Snapshotter.capture_failed(value, exc))
+
+
+def new_encoder(snapshotter: Snapshotter):
+    """The C encoder for `snapshotter`, or the pure-Python one where the
+    extension was not built or the environment says CINESCOPE_VALUES=python."""
+    if os.environ.get("CINESCOPE_VALUES") != "python":
+        try:
+            from ._values import Encoder
+        except ImportError:     # built without a compiler: the reference does the work
+            pass
+        else:
+            return Encoder(snapshotter)
+    return PythonEncoder(snapshotter)
 
 
 def _namedtuple_fields(cls) -> tuple | None:
