@@ -24,7 +24,7 @@ from .buffers import BufferSet
 from .flusher import Flusher
 from .plan import LEVEL_RANK, Plan
 from .state import StateTracker
-from .values import Snapshotter, instance_attributes, type_name
+from .values import Snapshotter, instance_attributes, new_encoder, type_name
 
 MINIMAL, DEBUG, FULL = (LEVEL_RANK[n] for n in ("minimal", "debug", "full"))
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,6 +46,7 @@ _current_task = asyncio.current_task
 class CodeInfo:
     """What the plan says about one code object."""
     __slots__ = ("module", "qualname", "rank", "argnames", "class_qualname")
+    # argnames[1:] is what a method records: its self is the event's object
 
     def __init__(self, code, module: str, rank: int):
         self.module = module
@@ -81,6 +82,7 @@ class Recorder:
         v = plan.values
         self.snap = Snapshotter(v.max_depth, v.max_items, v.max_string, v.max_bytes,
                                 redact=plan.redact)
+        self.encoder = new_encoder(self.snap)      # values as msgpack, in C where built
         self.sink_factory = sink_factory
         self.main_alias = main_alias
         self.main_file = main_file     # the program's __main__ file: other __main__s are not it
@@ -376,16 +378,20 @@ class Recorder:
                 key = self.state.enter(obj, code, actor, ts, st)
             if not resumed:
                 # a method's self is the object of the event, not an argument
-                skip = info.argnames[0] if obj is not None else None
-                args = {n: self.snap.capture_named(n, f_locals[n])
-                        for n in info.argnames if n != skip and n in f_locals}
+                names = info.argnames[1:] if obj is not None else info.argnames
+                try:
+                    values = [f_locals[n] for n in names]
+                except KeyError:        # an argument deleted before the call recorded
+                    names = tuple(n for n in names if n in f_locals)
+                    values = [f_locals[n] for n in names]
+                args = self.encoder.encode_map(names, values)
             if info.rank >= FULL and id(frame) not in st.lines:
                 st.lines[id(frame)] = [None, self.snap.capture_mapping(f_locals.items())]
         st.push((R.CALL, ts, actor, code, args, key, resumed))
 
     def on_return(self, code, frame, value, yielded: bool = False) -> None:
         st, ts, actor, rank = self.frame_left(code, frame)
-        value = self.snap.capture(value) if rank >= DEBUG else R.NO_VALUE
+        value = (self.encoder.encode(value),) if rank >= DEBUG else R.NO_VALUE
         st.push((R.RETURN, ts, actor, code, value, yielded))
 
     def on_raise(self, code, frame, exc) -> None:

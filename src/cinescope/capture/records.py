@@ -5,7 +5,10 @@ timestamp (time.monotonic_ns, one clock for every process of the machine).
 Layouts, by kind:
 
     CALL     (CALL, ts, actor, code, args | None, object | None, resumed)
-    RETURN   (RETURN, ts, actor, code, value | NO_VALUE, yielded)
+             args: the msgpack bytes of {name: captured value} (capture.values' encoder)
+    RETURN   (RETURN, ts, actor, code, (value,) | NO_VALUE, yielded)
+             value: the msgpack bytes of the captured value (a 1-tuple: a list
+             once through the pipe, which no captured value is)
     RAISE    (RAISE, ts, actor, code, line, exception)
     STATE    (STATE, ts, actor, code | None, object, changes)
     LINE     (LINE, ts, actor, code, line, changed_locals)

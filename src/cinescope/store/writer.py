@@ -26,6 +26,9 @@ from . import chunks
 from .schema import StoreError, connect, open_store
 
 CHECKPOINT_EVERY = 64     # changes of one object between checkpoints of its whole state
+# the msgpack of a one-key map's head, before a value the recorder packed itself
+_ARGS = b"\x81\xa4args"
+_VALUE = b"\x81\xa5value"
 
 
 def _pack(data, errors: list) -> bytes:
@@ -229,14 +232,20 @@ class SessionWriter:
             _, _, _, code, args, obj_key, resumed = r
             match = self._location(code, None)
             obj = self._objects.get(obj_key) if obj_key is not None else None
-            data = _pack({"args": args}, errors) if args is not None else None
+            data = _ARGS + args if type(args) is bytes else (
+                _pack({"args": args}, errors) if args is not None else None)
             flags = chunks.RESUMED if resumed else 0
             payload = (obj, data) if obj is not None or data is not None else None
         elif kind == R.RETURN:
             _, _, _, code, value, yielded = r
             match = self._location(code, None)
             flags = chunks.YIELDED if yielded else 0
-            payload = None if value is R.NO_VALUE else (None, _pack({"value": value}, errors))
+            if value is R.NO_VALUE:
+                payload = None
+            elif type(value) in (list, tuple) and len(value) == 1 and type(value[0]) is bytes:
+                payload = (None, _VALUE + value[0])     # packed by the recorder's encoder
+            else:
+                payload = (None, _pack({"value": value}, errors))
         else:
             code = r[3] if kind != R.EXIT else None
             match = self._location(code, None) if code is not None else 0
