@@ -208,3 +208,36 @@ def test_state_at_any_moment_from_checkpoints(record, tmp_path):
         h.conn.execute("DELETE FROM checkpoints")
         assert h.state_at(counter, before=bumps[501].event) == \
             {"value": seen[500][0], "label": seen[500][1]}
+
+
+def test_return_of_a_call_is_the_one_its_events_show(bank):
+    h, _ = bank
+    calls = returns = 0
+    for a in h.store.actors(h.session):
+        events = h.timeline(a["id"])
+        ended = {e["call"]: e for e in events
+                 if e["kind"] in ("return", "raise") and not e["data"].get("yielded")}
+        for e in events:
+            if e["kind"] == "call":
+                calls += 1
+                found = h.return_of(e)
+                expected = ended.get(e["id"])
+                assert (found or {}).get("id") == (expected or {}).get("id"), e
+                returns += found is not None
+    assert calls >= 10 and returns >= calls - 3    # what was running at the end stays open
+
+
+def test_return_of_a_call_spanning_many_chunks(record, tmp_path):
+    program = tmp_path / "span.py"
+    program.write_text("def leaf(i):\n    return i\n\n\ndef outer(n):\n"
+                       "    for i in range(n):\n        leaf(i)\n    return n\n\n\nouter(6000)\n")
+    recorded = record(program, trace=["span=minimal"])
+    assert recorded.proc.returncode == 0, recorded.proc.stderr
+    with History(str(recorded.store)) as h:
+        [main] = [a["id"] for a in h.store.actors(h.session)]
+        events = h.timeline(main)
+        [outer] = [e for e in events if e["kind"] == "call"
+                   and e["location"]["function"] == "outer"]
+        [expected] = [e for e in events if e["kind"] == "return" and e["call"] == outer["id"]]
+        assert len(events) > 2 * 4096      # chunks hold up to 4 096 events
+        assert h.return_of(outer)["id"] == expected["id"]

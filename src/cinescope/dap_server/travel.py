@@ -85,10 +85,32 @@ class Travel:
         return allowed
 
     def _walk(self, at: dict, forward: bool, allowed: set | None, into: bool) -> dict | None:
+        """The next (previous) moment a step stops at. A call made at an allowed
+        level is stepped over whole: backward to its call event, forward to its
+        return, without reading the events inside it."""
         while True:
             at = self.cursor._next(at, forward)
-            if at is None or self._moment(at, allowed, into):
+            if at is None:
+                return None
+            if allowed is not None:
+                call = self._outermost_call(at, allowed)
+                if call is not None:
+                    at = call if not forward else self.history.return_of(call)
+                    if at is None:
+                        return None         # still open: over it is the live moment
+            if self._moment(at, allowed, into):
                 return at
+
+    def _outermost_call(self, e: dict, allowed: set) -> dict | None:
+        """The call made at an allowed level that event e is inside; None when
+        e itself is at an allowed level."""
+        level = self.cursor._level(e)
+        if level in allowed:
+            return None
+        call = self.history.event(level)
+        while call["parent"] not in allowed:
+            call = self.history.event(call["parent"])
+        return call
 
     def _moment(self, e: dict, allowed: set | None, into: bool) -> bool:
         """Whether a step stops at event e. In a function recorded line by line

@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..capture import records as R
+from . import chunks
 from .schema import StoreError
 from .store import Store, _unpack, chunk_event, jsonable
 
@@ -221,6 +222,31 @@ class History:
             hi = rows[-1]["ts0"] - 1
         out.reverse()
         return out
+
+    def return_of(self, call: dict) -> dict | None:
+        """The return (or raise) that ended a call; None while it is open.
+        Reads the stacks of the actor's later chunks (the calls open when each
+        starts) to find the one it ended in, not every event in between."""
+        if call["kind"] != "call":
+            raise ValueError("return_of needs a call event")
+        rows = self._rows("SELECT first_id, last_id, actor, ts0, ts1, count, data, stack "
+                          "FROM chunks WHERE actor = ? AND ts1 >= ? ORDER BY ts0",
+                          (call["actor"], call["ts"]))
+        candidates = []
+        for row in rows:
+            if row["first_id"] > call["id"] and call["id"] not in (
+                    c for c, _ in chunks.decode_stack(row["stack"], row["first_id"])):
+                candidates.append(row)      # the call had ended: in this chunk's start
+                break                       # or in the one before
+            candidates = [row]
+        for row in candidates:
+            ended = [i for i in self._chunk(row).values()
+                     if i[2] == R.RETURN and i[5] == call["id"] and not i[7]]
+            if ended:
+                return self._chunk_event(min(ended, key=lambda i: (i[3], i[1])))
+        raised = self._row_events("e.call = ? AND e.kind = ?", (call["id"], R.RAISE),
+                                  index="events_call", limit=1)
+        return raised[0] if raised else None
 
     def _chunks_of(self, actor: int, lo: int, hi: int) -> list[dict]:
         """The actor's chunks with events between lo and hi. One actor's chunks
