@@ -241,3 +241,19 @@ def test_return_of_a_call_spanning_many_chunks(record, tmp_path):
         [expected] = [e for e in events if e["kind"] == "return" and e["call"] == outer["id"]]
         assert len(events) > 2 * 4096      # chunks hold up to 4 096 events
         assert h.return_of(outer)["id"] == expected["id"]
+
+
+def test_an_actors_last_messages_are_its_part_of_the_flow(bank):
+    h, log = bank
+    flow = h.message_flow()
+    for a in h.store.actors(h.session):
+        mine = [(m.message, m.send and m.send["id"], m.receive and m.receive["id"])
+                for m in flow if (m.send or {}).get("actor") == a["id"]
+                or (m.receive or {}).get("actor") == a["id"]]
+        got = [(m.message, m.send and m.send["id"], m.receive and m.receive["id"])
+               for m in h.actor_messages(a["id"], 1000)]
+        assert sorted(got) == sorted(mine)
+        if len(got) > 2:
+            assert [m.message for m in h.actor_messages(a["id"], 2)] == \
+                [m for m, _, _ in got[-2:]]
+    assert any(e[0] == "send" for e in log)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from typing import Callable
 
 from .wire import Reader, WireError, Writer
@@ -107,25 +108,39 @@ class Relay:
             timeout: float = ASK_TIMEOUT) -> dict:
         """Send the adapter a request of the server's own; its response (never
         seen by the client). Raises AdapterGone, or TimeoutError."""
-        done = threading.Event()
-        box: list = []
+        return self.ask_all([(command, arguments)], timeout)[0]
 
-        def got(response):
-            box.append(response)
-            done.set()
-        message = {"type": "request", "command": command}
-        if arguments is not None:
-            message["arguments"] = arguments
-        seq = self._send_adapter(message, (None, got))
-        while not done.wait(0.05):
-            if self.adapter_gone.is_set():
-                raise AdapterGone("debugpy stopped while answering " + command)
-            timeout -= 0.05
-            if timeout <= 0:
-                with self._lock:
-                    self._pending.pop(seq, None)
-                raise TimeoutError(f"debugpy did not answer {command}")
-        return box[0]
+    def ask_all(self, requests: list[tuple[str, dict | None]],
+                timeout: float = ASK_TIMEOUT) -> list[dict]:
+        """Several requests of the server's own sent at once (debugpy works on
+        them together); their responses, in order."""
+        done = threading.Semaphore(0)
+        boxes: list[list] = []
+        seqs = []
+        for command, arguments in requests:
+            box: list = []
+            boxes.append(box)
+
+            def got(response, box=box):
+                box.append(response)
+                done.release()
+            message = {"type": "request", "command": command}
+            if arguments is not None:
+                message["arguments"] = arguments
+            seqs.append(self._send_adapter(message, (None, got)))
+        deadline = time.monotonic() + timeout
+        for _ in requests:
+            while not done.acquire(timeout=0.05):
+                if self.adapter_gone.is_set():
+                    raise AdapterGone("debugpy stopped while answering "
+                                      + ", ".join(c for c, _ in requests))
+                if time.monotonic() > deadline:
+                    with self._lock:
+                        for seq in seqs:
+                            self._pending.pop(seq, None)
+                    raise TimeoutError("debugpy did not answer "
+                                       + ", ".join(c for c, _ in requests))
+        return [box[0] for box in boxes]
 
     # -- the two readers ----------------------------------------------------------
     def run(self) -> None:

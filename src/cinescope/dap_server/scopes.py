@@ -57,17 +57,10 @@ def self_scope(h: History, obj: int, before: dict | None, handles: Handles) -> d
 def messages_scope(h: History, actor: int, before: dict | None, handles: Handles) -> dict:
     """The actor's recent sends and receives, each with its counterpart."""
     def make():
-        key = _key(before)
-        found = {m.message: m for m in h.message_flow(sender=actor)}
-        found.update({m.message: m for m in h.message_flow(receiver=actor)})
-        mine = []
-        for m in found.values():
-            side = m.send if m.send is not None and m.send["actor"] == actor else m.receive
-            if side is not None and (side["ts"], side["id"]) < key:
-                mine.append((side, m))
-        mine.sort(key=lambda item: (item[0]["ts"], item[0]["id"]))
         out = []
-        for side, m in mine[-MAX_MESSAGES:]:
+        for m in h.actor_messages(actor, MAX_MESSAGES,
+                                  _key(before) if before is not None else None):
+            side = m.send if m.send is not None and m.send["actor"] == actor else m.receive
             if side is m.send:
                 other = m.receive["actor_name"] if m.receive else None
                 text = (f"sent {preview(m.value, 50)} → "

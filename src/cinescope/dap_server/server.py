@@ -151,46 +151,58 @@ class DapServer:
             return response
         self.relay.forward(request, rewrite)
 
-    def _sync(self, frame_id: int) -> dict:
+    def _sync(self, frame_id: int, also: tuple | None = None):
         """debugger_sync in the program's frame: the store catches up (once
-        per stop) and says the frame's actor and recorded `self`."""
-        if frame_id in self.selves:
+        per stop) and says the frame's actor and recorded `self`. `also`: a
+        request for debugpy sent along with it; then (answer, its response)."""
+        if frame_id in self.selves and also is None:
             return self.selves[frame_id]
         flush = self.synced is None
-        response = self.relay.ask("evaluate", {"expression": sync_expression(flush),
-                                               "frameId": frame_id,
-                                               "context": "watch"})
+        asks = [("evaluate", {"expression": sync_expression(flush), "frameId": frame_id,
+                              "context": "watch"})]
+        if also is not None:
+            asks.append(also)
+        responses = self.relay.ask_all(asks)
+        response = responses[0]
         answer = parse_sync((response.get("body") or {}).get("result", "")) \
             if response.get("success") else {}
         if flush and answer and self.recording is not None:
-            self.recording.wait_synced(answer)
+            try:
+                self.recording.wait_synced(answer)
+            except StoreError as exc:      # shown in place of the history scopes
+                answer["error"] = str(exc)
             self.synced = answer
         self.selves[frame_id] = answer
-        return answer
+        return (answer, responses[1]) if also is not None else answer
 
     def scopes(self, request: dict) -> None:
-        frame_id = (request.get("arguments") or {}).get("frameId")
+        args = request.get("arguments") or {}
+        frame_id = args.get("frameId")
         if frame_id in self.history_frames:
             self.relay.respond(request, {"scopes": self._history_scopes(frame_id)})
             return
-        extra: list = []
-        if self.recording is not None and frame_id in self.frame_threads:
-            try:
-                answer = self._sync(frame_id)
-                extra = self._live_scopes(answer)
-            except (StoreError, TimeoutError) as exc:
-                reason = str(exc)
-                extra = [{"name": "History", "variablesReference": self.handles.add(
-                    lambda: [{"name": "unavailable", "value": reason,
-                              "variablesReference": 0}]), "expensive": False}]
-
-        def rewrite(response):
-            if response.get("success"):
-                response.setdefault("body", {}).setdefault("scopes", []).extend(extra)
-            return response
-        self.relay.forward(request, rewrite)
+        if self.recording is None or frame_id not in self.frame_threads:
+            self.relay.forward(request)
+            return
+        # debugpy's scopes and the sync at once: one round trip to the program
+        answer, response = self._sync(frame_id, also=("scopes", args))
+        if not response.get("success"):
+            self.relay.respond(request, error=response.get("message") or "scopes failed")
+            return
+        try:
+            extra = self._live_scopes(answer)
+        except (StoreError, TimeoutError) as exc:
+            reason = str(exc)
+            extra = [{"name": "History", "variablesReference": self.handles.add(
+                lambda: [{"name": "unavailable", "value": reason,
+                          "variablesReference": 0}]), "expensive": False}]
+        body = dict(response.get("body") or {})
+        body["scopes"] = list(body.get("scopes") or []) + extra
+        self.relay.respond(request, body)
 
     def _live_scopes(self, answer: dict) -> list[dict]:
+        if answer.get("error"):
+            raise StoreError(answer["error"])
         if not answer.get("actor"):
             return []
         h = self.recording.history()

@@ -207,21 +207,24 @@ class History:
         out = self._row_events("e.actor = ? AND (e.ts < ? OR (e.ts = ? AND e.id < ?))",
                                (actor, key[0], key[0], key[1]),
                                order="e.ts DESC, e.id DESC", limit=n)
+        items: list[tuple] = []
         hi = key[0]
         while True:
             rows = self._rows("SELECT first_id, last_id, actor, ts0, ts1, count, data "
                               "FROM chunks WHERE actor = ? AND ts0 <= ? "
-                              "ORDER BY ts0 DESC LIMIT 4", (actor, hi))
+                              "ORDER BY ts0 DESC LIMIT 2", (actor, hi))
             for row in rows:
-                out += [self._chunk_event(i) for i in self._chunk(row).values()
-                        if (i[3], i[1]) < key]
-            out.sort(key=lambda e: (e["ts"], e["id"]), reverse=True)
-            del out[n:]
-            if len(rows) < 4 or (len(out) == n and out[-1]["ts"] >= rows[-1]["ts0"]):
+                items += [i for i in self._chunk(row).values() if (i[3], i[1]) < key]
+            items.sort(key=lambda i: (i[3], i[1]), reverse=True)
+            del items[n:]
+            if len(rows) < 2 or (len(items) == n and items[-1][3] >= rows[-1]["ts0"]):
                 break
             hi = rows[-1]["ts0"] - 1
-        out.reverse()
-        return out
+        # the n newest of rows and chunk items, made into events only now
+        merged = [(e["ts"], e["id"], e) for e in out] + [(i[3], i[1], i) for i in items]
+        merged.sort(key=lambda m: (m[0], m[1]))
+        return [m[2] if isinstance(m[2], dict) else self._chunk_event(m[2])
+                for m in merged[-n:]]
 
     def return_of(self, call: dict) -> dict | None:
         """The return (or raise) that ended a call; None while it is open.
@@ -519,6 +522,32 @@ class History:
             out.append(Message(first["message"], first["object"], first["data"].get("value"),
                                send, receive))
         out.sort(key=lambda m: ((m.send or m.receive)["ts"], (m.send or m.receive)["id"]))
+        return out
+
+    def actor_messages(self, actor: str | int, n: int,
+                       before: tuple[int, int] | None = None) -> list[Message]:
+        """The actor's last n sends and receives (before (ts, event id), if
+        given), oldest first, each paired with its other side (None: not
+        received, or sent by unrecorded code). Reads the session's messages,
+        newest first, not the actor's other events."""
+        actor = self.actor_id(actor)
+        key = before if before is not None else (2 ** 63 - 1, 2 ** 63 - 1)
+        mine = self._row_events(
+            "e.session = ? AND e.kind IN (?, ?) AND e.actor = ? AND e.ts <= ? "
+            "AND (e.ts < ? OR e.id < ?)", (self.session, R.SEND, R.RECEIVE, actor, key[0],
+                                            key[0], key[1]),
+            order="e.ts DESC, e.id DESC", limit=n, index="events_session_kind_ts")
+        out = []
+        for e in reversed(mine):
+            other = None
+            if e["message"] is not None:
+                other_kind = R.RECEIVE if e["kind"] == "send" else R.SEND
+                found = self._row_events("e.message = ? AND e.session = ? AND e.kind = ?",
+                                         (e["message"], self.session, other_kind),
+                                         index="events_message", limit=1)
+                other = found[0] if found else None
+            send, receive = (e, other) if e["kind"] == "send" else (other, e)
+            out.append(Message(e["message"], e["object"], e["data"].get("value"), send, receive))
         return out
 
     # -- correlation ------------------------------------------------------------------------
