@@ -23,6 +23,17 @@ from cinescope.capture.plan import DEFAULT_REDACT
 from cinescope.capture.values import PythonEncoder, Snapshotter, new_encoder
 
 
+class _NoModule(type):
+    """A class whose __module__ raises: capturing its instances fails."""
+    @property
+    def __module__(cls):
+        raise RuntimeError("no module")
+
+
+class Broken(metaclass=_NoModule):
+    pass
+
+
 @pytest.fixture(autouse=True)
 def no_slow_repr(monkeypatch):
     """A __repr__ that a busy machine makes slow would not be called the second
@@ -303,14 +314,6 @@ def test_encode_map_is_capture_mapping(snap):
 
 
 def test_a_value_that_fails_in_a_map_fails_alone():
-    class Meta(type):
-        @property
-        def __module__(cls):
-            raise RuntimeError("no module")
-
-    class Broken(metaclass=Meta):
-        pass
-
     snap = Snapshotter(redact=DEFAULT_REDACT)
     names, vals = ("ok", "bad", "password"), (1, [Broken()], 3)
     expected = packb(snap.capture_mapping(zip(names, vals)))
@@ -377,14 +380,6 @@ def test_data_msgpack_cannot_pack_becomes_the_error_shape():
 # -- failures ---------------------------------------------------------------------------------
 
 def test_a_capture_that_raises_gives_the_reference_error_shape():
-    class Meta(type):
-        @property
-        def __module__(cls):
-            raise RuntimeError("no module")
-
-    class Broken(metaclass=Meta):
-        pass
-
     class BadRepr:
         def __repr__(self):
             raise ValueError("no")
@@ -613,14 +608,6 @@ def test_no_references_or_memory_are_leaked():
               "long": "y" * 500, "bytes": b"z" * 100, "keys": {1: 2, (1, 2): 3}}
     common["self"] = common
     obj = Plain()
-
-    class Meta(type):
-        @property
-        def __module__(cls):
-            raise RuntimeError("no module")
-
-    class Broken(metaclass=Meta):
-        pass
 
     fallback = {"obj": obj, "big": big, "set": {1, 2}, "err": [ReprRaises()], "list": leaf_list,
                 "sur": "a\udc80", "nt": Point(1, leaf_list)}

@@ -46,13 +46,14 @@ cannot pack becomes the error shape.
 """
 from __future__ import annotations
 
-import os
 import re
 import reprlib
 import time
 import types
 
 import msgpack
+
+from .native import native
 
 SLOW_REPR_SECONDS = 0.005
 _INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 64 - 1
@@ -344,14 +345,8 @@ def _pack(data, value) -> bytes:
 def new_encoder(snapshotter: Snapshotter):
     """The C encoder for `snapshotter`, or the pure-Python one where the
     extension was not built or the environment says CINESCOPE_VALUES=python."""
-    if os.environ.get("CINESCOPE_VALUES") != "python":
-        try:
-            from ._values import Encoder
-        except ImportError:     # built without a compiler: the reference does the work
-            pass
-        else:
-            return Encoder(snapshotter)
-    return PythonEncoder(snapshotter)
+    encoder = native("cinescope.capture._values", "Encoder", "CINESCOPE_VALUES")
+    return encoder(snapshotter) if encoder is not None else PythonEncoder(snapshotter)
 
 
 def _namedtuple_fields(cls) -> tuple | None:

@@ -36,10 +36,10 @@ says CINESCOPE_ASSEMBLER=python.
 """
 from __future__ import annotations
 
-import os
 import struct
 
 from ..capture import records as R
+from ..capture.native import native
 
 CHUNK_EVENTS = 4096
 NONE = 0xFFFFFFFF                          # a WREC without payload
@@ -124,14 +124,8 @@ class Assembler:
 
 
 def new_assembler(max_chunk: int = CHUNK_EVENTS):
-    if os.environ.get("CINESCOPE_ASSEMBLER") != "python":
-        try:
-            from ._chunks import Assembler as CAssembler
-        except ImportError:     # built without a compiler: the reference does the work
-            pass
-        else:
-            return CAssembler(max_chunk)
-    return Assembler(max_chunk)
+    assembler = native("cinescope.store._chunks", "Assembler", "CINESCOPE_ASSEMBLER")
+    return (assembler or Assembler)(max_chunk)
 
 
 class _Chunk:

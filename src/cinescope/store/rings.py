@@ -14,6 +14,7 @@ import struct
 
 from ..capture.arena import HEADER, MAGIC
 from ..capture.arena import SLOT_HEADER as SLOT_SIZE
+from ..capture.native import native
 from .chunks import RING
 
 SLOT = struct.Struct("<3Q")     # head, tail, dropped (at the start of a slot header)
@@ -76,11 +77,6 @@ def open_arena(fd: int, use_c: bool = True):
     """(reader, mmap) of the arena whose memory file is `fd`."""
     memory = mmap.mmap(fd, 0)
     os.close(fd)
-    if use_c and os.environ.get("CINESCOPE_ASSEMBLER") != "python":
-        try:
-            from ._chunks import ArenaReader as CReader
-        except ImportError:
-            pass
-        else:
-            return CReader(memory), memory
-    return ArenaReader(memory), memory
+    reader = native("cinescope.store._chunks", "ArenaReader", "CINESCOPE_ASSEMBLER") \
+        if use_c else None
+    return (reader or ArenaReader)(memory), memory
