@@ -197,3 +197,17 @@ def test_a_missing_store_leaves_the_stop_usable_and_says_why(dap, tmp_path):
     why = dap.request("variables", variablesReference=history["variablesReference"])
     assert "rec.db" in why["body"]["variables"][0]["value"]
     dap.request("disconnect", terminateDebuggee=True)
+
+
+def test_a_stream_out_of_step_ends_the_session_with_a_reason(tmp_path):
+    env = dict(os.environ)
+    proc = subprocess.Popen([sys.executable, "-m", "cinescope", "dap"], cwd=tmp_path,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        _, err = proc.communicate(b"Content-Length: many\r\n\r\n{}", timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert b"Content-Length is not a number" in err and b"ending the session" in err

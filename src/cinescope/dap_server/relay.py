@@ -22,6 +22,7 @@ Hooks (set by the server):
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 import time
 from typing import Callable
@@ -53,7 +54,6 @@ class Relay:
         self.client_gone = threading.Event()
         self.ended = threading.Event()       # a terminated event passed, or disconnect
         self.on_adapter_gone: Callable[[str], None] | None = None
-        self.on_client_error: Callable[[Exception], None] | None = None
 
     # -- to the client ---------------------------------------------------------------
     def send_client(self, message: dict) -> None:
@@ -154,9 +154,9 @@ class Relay:
             try:
                 message = self._client_in.read()
             except WireError as exc:
-                if exc.fatal:
-                    if self.on_client_error is not None:
-                        self.on_client_error(exc)
+                if exc.fatal:       # out of step with the editor: nothing more can be read
+                    sys.stderr.write(f"cinescope dap: the editor's stream broke ({exc}); "
+                                     "ending the session\n")
                     return
                 self._malformed(exc)
                 continue

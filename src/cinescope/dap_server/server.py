@@ -47,7 +47,7 @@ class DapServer:
             "scopes": self.scopes, "variables": self.variables, "evaluate": self.evaluate,
             "stepBack": self.step_back, "reverseContinue": self.reverse_continue,
             "next": self.next, "stepIn": self.step_in, "stepOut": self.step_out,
-            "continue": self.continue_, "disconnect": self.disconnect,
+            "continue": self.continue_,
         })
         relay.events.update({"stopped": self._on_stopped, "continued": self._on_continued,
                              "process": self._on_process})
@@ -120,9 +120,6 @@ class DapServer:
             self.breakpoints[os.path.realpath(path)] = {
                 b.get("line") for b in args.get("breakpoints") or [] if b.get("line")}
             self.breakpoints[path] = self.breakpoints[os.path.realpath(path)]
-        self.relay.forward(request)
-
-    def disconnect(self, request: dict) -> None:
         self.relay.forward(request)
 
     # -- the live stop, with history --------------------------------------------------
@@ -373,10 +370,12 @@ def serve(client_in, client_out, adapter) -> None:
     """One debug session: the client's streams and a started debugpy adapter
     process (stdin/stdout pipes)."""
     relay = Relay(client_in, client_out, adapter.stdout, adapter.stdin)
-    DapServer(relay)
+    server = DapServer(relay)
     try:
         relay.run()
     finally:
+        if server.recording is not None:
+            server.recording.close()
         try:
             adapter.stdin.close()
         except OSError:
