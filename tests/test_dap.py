@@ -211,3 +211,41 @@ def test_a_stream_out_of_step_ends_the_session_with_a_reason(tmp_path):
             proc.kill()
     assert proc.returncode == 0
     assert b"Content-Length is not a number" in err and b"ending the session" in err
+
+
+def test_hover_and_custom_requests_answer_from_the_recording(dap, tmp_path):
+    dap.launch([DEPOSIT], program=str(BANK), cwd=str(tmp_path),
+               cinescope={"store": "rec.db", "trace": ["dap_bank"]})
+    stopped = dap.event("stopped")          # deposit(1) on the main thread
+    thread = stopped["body"]["threadId"]
+    frame = dap.request("stackTrace", threadId=thread)["body"]["stackFrames"][0]["id"]
+    hover = dap.request("evaluate", expression="self.balance", frameId=frame, context="hover")
+    assert hover["body"]["result"] == "100    recorded: 100 (last in Account.__init__)"
+    changes = dap.request("variables", variablesReference=hover["body"]["variablesReference"])
+    assert [v["value"] for v in changes["body"]["variables"]] == ["<not set> → 100"]
+    plain = dap.request("evaluate", expression="self.balance + amount", frameId=frame,
+                        context="hover")
+    assert plain["body"]["result"] == "101"       # anything else is debugpy's answer
+
+    history = dap.request("cinescope/stateHistory", target="dap_bank:Account.balance")
+    assert [(c["old"], c["new"], c["method"]) for c in history["body"]["changes"]] == \
+        [({"missing": True}, 100, "Account.__init__")]
+    timeline = dap.request("cinescope/timeline", threadId=thread)["body"]
+    calls = [(e["location"] or {}).get("function") for e in timeline["events"]
+             if e["kind"] == "call"]
+    assert calls == ["main", "Account.__init__", "Account.deposit"]
+
+    dap.request("continue", threadId=thread)
+    teller = dap.event("stopped")["body"]["threadId"]     # deposit(5) on the teller
+    assert teller != thread
+    dap.request("stackTrace", threadId=teller)       # as an editor does at each stop
+    answer = dap.request("cinescope/messages", receiver="teller")
+    assert answer["success"], answer.get("message")
+    flow = answer["body"]["messages"]
+    assert flow[0]["value"] == 5 and flow[0]["receive"]["actor_name"] == "teller"
+    assert flow[0]["send"]["actor_name"] == "MainProcess"
+    bad = dap.request("cinescope/stateHistory", target="nowhere:Nothing")
+    assert not bad["success"] and "recorded no object" in bad["message"]
+    missing = dap.request("cinescope/timeline")
+    assert not missing["success"] and '"threadId"' in missing["message"]
+    dap.request("disconnect", terminateDebuggee=True)

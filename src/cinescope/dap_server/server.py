@@ -17,20 +17,23 @@ passes everything through, except:
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import threading
 
 from ..store.schema import StoreError
+from ..store.store import jsonable
 from . import scopes
 from .recording import ConfigError, Recording, launch_arguments, parse_sync, sync_expression
 from .relay import AdapterGone, Relay
 from .travel import HistoricFrame, Travel
-from .variables import HISTORY_BASE, Handles, variable
+from .variables import HISTORY_BASE, Handles, preview, variable
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ATTR = re.compile(r"self\.([A-Za-z_][A-Za-z0-9_]*)")
+HOVER_CHANGES = 20
 
 
 class DapServer:
@@ -48,6 +51,8 @@ class DapServer:
             "stepBack": self.step_back, "reverseContinue": self.reverse_continue,
             "next": self.next, "stepIn": self.step_in, "stepOut": self.step_out,
             "continue": self.continue_,
+            "cinescope/timeline": self.timeline, "cinescope/stateHistory": self.state_history,
+            "cinescope/messages": self.messages,
         })
         relay.events.update({"stopped": self._on_stopped, "continued": self._on_continued,
                              "process": self._on_process})
@@ -344,7 +349,12 @@ class DapServer:
         args = request.get("arguments") or {}
         frame = self.history_frames.get(args.get("frameId"))
         if frame is None:
-            self.relay.forward(request)
+            attr = _ATTR.fullmatch((args.get("expression") or "").strip())
+            if (args.get("context") == "hover" and attr is not None
+                    and self.recording is not None and args.get("frameId") in self.frame_threads):
+                self._hover(request, args["frameId"], attr.group(1))
+            else:
+                self.relay.forward(request)
             return
         expression = (args.get("expression") or "").strip()
         value, found = None, False
@@ -364,6 +374,105 @@ class DapServer:
         var = variable(expression, value, self.handles)
         self.relay.respond(request, {"result": var["value"], "type": var.get("type"),
                                      "variablesReference": var["variablesReference"]})
+
+    # -- live hover: the value and its recorded history ------------------------------------
+    def _hover(self, request: dict, frame_id: int, attr: str) -> None:
+        """debugpy's value of self.attr, followed by its recorded changes."""
+        answer, response = self._sync(frame_id, also=("evaluate", request["arguments"]))
+        body = dict(response.get("body") or {})
+        if not response.get("success"):
+            self.relay.respond(request, error=response.get("message") or "cannot evaluate")
+            return
+        try:
+            h = self.recording.history() if not answer.get("error") else None
+            obj = self._object(h, answer) if h is not None else None
+            changes = [c for c in h.last_changes(obj, HOVER_CHANGES * 4)[0]
+                       if c.attr == attr][-HOVER_CHANGES:] if obj is not None else []
+        except StoreError:
+            changes = []
+        if changes:
+            steps = " → ".join(preview(c.new, 20) for c in changes[-4:])
+            last = changes[-1]
+            body["result"] = (f"{body.get('result', '')}    recorded: {steps} "
+                              f"(last in {last.method or 'no method'})")
+            if not body.get("variablesReference"):
+                body["variablesReference"] = self.handles.add(lambda: [
+                    {"name": f"#{c.event} {c.method or ''}".strip(),
+                     "value": f"{preview(c.old, 40)} → {preview(c.new, 40)}",
+                     "variablesReference": 0} for c in reversed(changes)])
+        self.relay.respond(request, body)
+
+    # -- custom requests: the data of an editor's views -------------------------------------
+    def _history_for(self, request: dict):
+        if self.recording is None:
+            raise StoreError("this session is not recording")
+        if self.synced is None and self.frame_threads:
+            # stopped, and the store not caught up yet at this stop
+            self._sync(next(iter(self.frame_threads)))
+        return self.recording.history()
+
+    def _actor(self, h, args: dict):
+        """An actor from "actor" (id, key or name), or from a stopped "threadId"."""
+        if args.get("actor") is not None:
+            return h.actor_id(args["actor"])
+        thread_id = args.get("threadId")
+        if thread_id is None:
+            return None
+        frames = self.relay.ask("stackTrace", {"threadId": thread_id, "levels": 1})
+        top = ((frames.get("body") or {}).get("stackFrames") or [None])[0]
+        if top is None:
+            raise StoreError(f"thread {thread_id} is not stopped")
+        answer = self._sync(top["id"])
+        if not answer.get("actor"):
+            raise StoreError("nothing is recorded in this thread")
+        return h.actor_id(answer["actor"])
+
+    def _custom(self, request: dict, answer) -> None:
+        try:
+            body = answer(self._history_for(request), request.get("arguments") or {})
+        except (StoreError, ValueError, TimeoutError) as exc:
+            self.relay.respond(request, error=f"cinescope: {exc}")
+            return
+        self.relay.respond(request, to_json(body))
+
+    def timeline(self, request: dict) -> None:
+        """{actor | threadId, t0?, t1?, limit?}: the actor's events, the last
+        `limit` (1000) of them, oldest first."""
+        def answer(h, args):
+            actor = self._actor(h, args)
+            if actor is None:
+                raise ValueError('say whose timeline: "actor" or "threadId"')
+            events = h.timeline(actor, args.get("t0"), args.get("t1"))
+            return {"session": h.session, "actor": actor,
+                    "events": events[-int(args.get("limit") or 1000):]}
+        self._custom(request, answer)
+
+    def state_history(self, request: dict) -> None:
+        """{target: object id or "module:Class[.attr]", attr?}: each change."""
+        def answer(h, args):
+            if args.get("target") is None:
+                raise ValueError('say what: "target", an object id or "module:Class.attr"')
+            return {"session": h.session,
+                    "changes": h.state_history(args["target"], args.get("attr"))}
+        self._custom(request, answer)
+
+    def messages(self, request: dict) -> None:
+        """{sender?, receiver?, t0?, t1?}: sends paired with their receives."""
+        def answer(h, args):
+            return {"session": h.session, "messages": h.message_flow(
+                args.get("sender"), args.get("receiver"), args.get("t0"), args.get("t1"))}
+        self._custom(request, answer)
+
+
+def to_json(value):
+    """Query results (dataclasses, recorded values) as JSON can carry them."""
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in jsonable(value).items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return jsonable(value)
 
 
 def serve(client_in, client_out, adapter) -> None:
