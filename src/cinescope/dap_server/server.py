@@ -246,17 +246,25 @@ class DapServer:
                              "(the program is not run under cinescope record)")
         if self.travel is not None and self.travel_thread == thread_id:
             return self.travel
-        frames = self.relay.ask("stackTrace", {"threadId": thread_id, "levels": 1})
-        top = ((frames.get("body") or {}).get("stackFrames") or [None])[0]
-        if top is None:
-            raise StoreError("the thread has no frame to travel from")
-        self.frame_threads.setdefault(top["id"], thread_id)
-        answer = self._sync(top["id"])
+        answer = self._sync(self._frame_of(thread_id))
         if not answer.get("actor"):
             raise StoreError("nothing is recorded in this thread")
         h = self.recording.history()
         self.travel, self.travel_thread = Travel(h, h.actor_id(answer["actor"])), thread_id
         return self.travel
+
+    def _frame_of(self, thread_id: int) -> int:
+        """A live frame of a stopped thread: one the editor was shown at this
+        stop (its sync answer may be known already), else debugpy's top one."""
+        for frame_id, thread in self.frame_threads.items():
+            if thread == thread_id:
+                return frame_id
+        frames = self.relay.ask("stackTrace", {"threadId": thread_id, "levels": 1})
+        top = ((frames.get("body") or {}).get("stackFrames") or [None])[0]
+        if top is None:
+            raise StoreError(f"thread {thread_id} is not stopped")
+        self.frame_threads[top["id"]] = thread_id
+        return top["id"]
 
     def _moved(self, request: dict, moved: bool, reason: str, what: str) -> None:
         thread_id = (request.get("arguments") or {}).get("threadId")
@@ -418,11 +426,7 @@ class DapServer:
         thread_id = args.get("threadId")
         if thread_id is None:
             return None
-        frames = self.relay.ask("stackTrace", {"threadId": thread_id, "levels": 1})
-        top = ((frames.get("body") or {}).get("stackFrames") or [None])[0]
-        if top is None:
-            raise StoreError(f"thread {thread_id} is not stopped")
-        answer = self._sync(top["id"])
+        answer = self._sync(self._frame_of(thread_id))
         if not answer.get("actor"):
             raise StoreError("nothing is recorded in this thread")
         return h.actor_id(answer["actor"])
