@@ -4,6 +4,7 @@ session a `terminated` event, never a hang, and the recording is kept.
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,25 +16,36 @@ from conftest import PROGRAMS
 from cinescope.store import Store
 
 BANK = PROGRAMS / "dap_bank.py"
-DEPOSIT = next(i for i, line in enumerate(BANK.read_text().splitlines(), 1)
-               if "# @bp deposit" in line)
+
+
+def bank_line(text: str) -> int:
+    return next(i for i, line in enumerate(BANK.read_text().splitlines(), 1) if text in line)
+
+
+DEPOSIT = bank_line("# @bp deposit")
 
 
 class Session:
     """A DAP client on `cinescope dap`'s stdio; every wait has a deadline."""
 
-    def __init__(self, cwd):
-        env = dict(os.environ)
-        env.pop("CINESCOPE_BACKEND", None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "cinescope", "dap"], cwd=cwd,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    def __init__(self, cwd=None, sock=None):
+        """`cinescope dap` started on stdio in `cwd`, or a connection `sock`."""
+        if sock is None:
+            env = dict(os.environ)
+            env.pop("CINESCOPE_BACKEND", None)
+            self.proc = subprocess.Popen([sys.executable, "-m", "cinescope", "dap"], cwd=cwd,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            self._in, self._out = self.proc.stdout, self.proc.stdin
+        else:
+            self.proc, self.sock = None, sock
+            self._in, self._out = sock.makefile("rb"), sock.makefile("wb")
         self.seq = 0
         self.messages: list = []
         self.cond = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
-        out = self.proc.stdout
+        out = self._in
         while True:
             header = out.readline()
             if not header:
@@ -49,8 +61,8 @@ class Session:
             self.cond.notify_all()
 
     def raw(self, body: bytes):
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        self.proc.stdin.flush()
+        self._out.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self._out.flush()
 
     def send(self, command, **arguments):
         self.seq += 1
@@ -91,9 +103,12 @@ class Session:
 
     def close(self):
         try:
-            self.proc.stdin.close()
+            self._out.close()
         except OSError:
             pass
+        if self.proc is None:
+            self.sock.close()
+            return
         try:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -131,6 +146,11 @@ def test_a_bad_launch_configuration_says_what_to_fix(dap, tmp_path):
     assert not answer["success"] and '"cinescope"' in answer["message"]
     answer = dap.request("launch", code="print(1)")
     assert not answer["success"] and '"record": false' in answer["message"]
+    answer = dap.request("attach", listen={"port": 1}, cinescope=["rec.db"])
+    assert not answer["success"] and '{"store": ' in answer["message"]
+    # debugpy's adapter in the program is reached directly, not through this server
+    answer = dap.request("attach", connect={"host": "127.0.0.1", "port": 5678})
+    assert not answer["success"] and '"listen"' in answer["message"]
 
 
 def test_step_back_without_a_recording_is_an_error_not_a_hang(dap, tmp_path):
@@ -249,3 +269,116 @@ def test_hover_and_custom_requests_answer_from_the_recording(dap, tmp_path):
     missing = dap.request("cinescope/timeline")
     assert not missing["success"] and '"threadId"' in missing["message"]
     dap.request("disconnect", terminateDebuggee=True)
+
+
+CHILDREN = PROGRAMS / "dap_children.py"
+CHILD_ADD = next(i for i, line in enumerate(CHILDREN.read_text().splitlines(), 1)
+                 if "# @bp child-add" in line)
+
+
+def test_a_child_process_session_passes_through_the_server_with_its_history(dap, tmp_path):
+    dap.request("initialize", adapterID="python", linesStartAt1=True, columnsStartAt1=True,
+                pathFormat="path", supportsStartDebuggingRequest=True)
+    launched = dap.send("launch", console="internalConsole", program=str(CHILDREN),
+                        cwd=str(tmp_path), subProcess=True,
+                        cinescope={"store": "rec.db", "trace": ["__main__"]})
+    dap.event("initialized")
+    dap.request("configurationDone")
+    assert dap.wait(lambda m: m.get("request_seq") == launched)["success"]
+    parent_sockets = {s["port"] for e in [dap.event("debugpySockets")]
+                      for s in e["body"]["sockets"]}
+
+    # debugpy asks the editor to start the child's session: at this server's port
+    start = dap.wait(lambda m: m.get("command") == "startDebugging", timeout=60)
+    dap.raw(json.dumps({"seq": 1000, "type": "response", "request_seq": start["seq"],
+                        "command": "startDebugging", "success": True}).encode())
+    config = start["arguments"]["configuration"]
+    assert config["connect"]["host"] == "127.0.0.1"
+    assert config["connect"]["port"] not in parent_sockets       # not debugpy's own port
+    child = Session(sock=socket.create_connection(("127.0.0.1", config["connect"]["port"])))
+    try:
+        init = child.request("initialize", adapterID="python", linesStartAt1=True,
+                             columnsStartAt1=True, pathFormat="path")
+        assert init["body"]["supportsStepBack"] is True
+        attached = child.send("attach", **config)
+        child.event("initialized")
+        child.request("setBreakpoints", source={"path": str(CHILDREN)},
+                      breakpoints=[{"line": CHILD_ADD}])
+        child.request("configurationDone")
+        assert child.wait(lambda m: m.get("request_seq") == attached)["success"]
+
+        stopped = child.event("stopped", timeout=60)       # add(1) in the child
+        thread = stopped["body"]["threadId"]
+        child.request("continue", threadId=thread)
+        child.event("stopped")                             # add(2): total was set to 1
+        frame = child.request("stackTrace", threadId=thread)["body"]["stackFrames"][0]
+        assert (frame["name"], frame["line"]) == ("add", CHILD_ADD)
+        scopes = {s["name"]: s for s in
+                  child.request("scopes", frameId=frame["id"])["body"]["scopes"]}
+        timeline = child.request("variables", variablesReference=scopes["History: self"][
+            "variablesReference"])["body"]["variables"]
+        assert [v["value"].split("  ")[0] for v in timeline[1:]] == ["<not set> → 0", "0 → 1"]
+        assert "Process-1" in timeline[-1]["value"]
+
+        child.request("stepBack", threadId=thread)          # the child's own recording
+        back = child.event("stopped")
+        assert back["body"]["description"].startswith("step back: recorded moment")
+        top = child.request("stackTrace", threadId=thread)["body"]["stackFrames"][0]
+        assert top["name"].startswith("Counter.add [recorded")
+
+        child.request("setBreakpoints", source={"path": str(CHILDREN)}, breakpoints=[])
+        child.request("continue", threadId=thread)          # history: back to live
+        child.event("stopped")
+        child.request("continue", threadId=thread)
+        dap.event("terminated", timeout=60)
+        with dap.cond:
+            printed = "".join(m["body"]["output"] for m in dap.messages
+                              if m is not None and m.get("event") == "output"
+                              and m["body"].get("category") == "stdout")
+        assert printed == "child total 6\n"
+    finally:
+        child.close()
+
+
+def test_attach_to_a_program_recording_under_debugpy(dap, tmp_path):
+    # the editor's attach "listen": debugpy's adapter waits for the program to connect
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dap.request("initialize", adapterID="python", linesStartAt1=True,
+                columnsStartAt1=True, pathFormat="path")
+    attached = dap.send("attach", listen={"host": "127.0.0.1", "port": port},
+                        cwd=str(tmp_path), justMyCode=True, cinescope={"store": "rec.db"})
+    env = dict(os.environ)
+    env.pop("CINESCOPE_BACKEND", None)
+    program = subprocess.Popen(
+        [sys.executable, "-m", "debugpy", "--connect", f"127.0.0.1:{port}", "-m", "cinescope",
+         "record", "--store", "rec.db", "-q", "--trace", "dap_bank", str(BANK)],
+        cwd=tmp_path, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        dap.event("initialized", timeout=60)
+        dap.request("setBreakpoints", source={"path": str(BANK)},
+                    breakpoints=[{"line": DEPOSIT}])
+        dap.request("configurationDone")
+        assert dap.wait(lambda m: m.get("request_seq") == attached)["success"]
+        thread = dap.event("stopped")["body"]["threadId"]      # deposit(1)
+        frames = dap.request("stackTrace", threadId=thread)["body"]["stackFrames"]
+        assert [f["line"] for f in frames[:2]] == [DEPOSIT, bank_line("account.deposit(1)")]
+        assert len(frames) == 3          # deposit, main, <module>: cinescope's are hidden
+        scopes = {s["name"]: s for s in
+                  dap.request("scopes", frameId=frames[0]["id"])["body"]["scopes"]}
+        state = dap.request("variables", variablesReference=scopes["History: self"][
+            "variablesReference"])["body"]["variables"][0]
+        assert (state["name"], state["value"]) == ("state", "{'balance': 100, 'log': []}")
+        dap.request("stepBack", threadId=thread)
+        assert dap.event("stopped")["body"]["description"].startswith("step back: recorded")
+        dap.request("setBreakpoints", source={"path": str(BANK)}, breakpoints=[])
+        dap.request("continue", threadId=thread)            # history: back to live
+        dap.event("stopped")
+        dap.request("continue", threadId=thread)
+        out, _ = program.communicate(timeout=60)
+        assert out == "balance 136 total 137\n" and program.returncode == 0
+    finally:
+        if program.poll() is None:
+            program.kill()
+            program.wait()

@@ -22,4 +22,4 @@ def test_dap_end_to_end_with_debugclient(tmp_path):
     done = subprocess.run([node, "--test", "--test-concurrency=1", "e2e.test.js"],
                           cwd=DAP_TESTS, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
-    assert "# fail 0" in done.stdout and "# pass 3" in done.stdout, done.stdout[-3000:]
+    assert "# fail 0" in done.stdout and "# pass 4" in done.stdout, done.stdout[-3000:]

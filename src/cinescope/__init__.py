@@ -49,3 +49,28 @@ def debugger_sync(obj=None, flush: bool = True) -> str:
     answer = rec.sync(flush)
     answer["self"] = id(obj) if obj is not None else None
     return json.dumps(answer)
+
+
+def debugger_watch(watches: str) -> str:
+    """Called by `cinescope dap` in a stopped program: break when these
+    attributes change. `watches`: a JSON list of {"id", "address" (an object's
+    id()), "attr"}, replacing the previous ones. A JSON object: breakpoint id ->
+    null when watched, or why not."""
+    import json
+    from .capture.recorder import Recorder
+    rec = Recorder.current
+    wanted = json.loads(watches)
+    if rec is None:
+        return json.dumps({w["id"]: "nothing is recorded in this program" for w in wanted})
+    return json.dumps(rec.watch(wanted))
+
+
+def debugger_hit() -> str:
+    """Called by `cinescope dap` at a stop: the watched change that stopped this
+    thread ({"breakpoints", "attr", "type", "method", "old", "new"}), or null."""
+    import json
+    from .capture.recorder import Recorder
+    from .store.store import jsonable
+    rec = Recorder.current
+    hit = rec.take_hit() if rec is not None else None
+    return json.dumps(jsonable(hit) if hit is not None else None)

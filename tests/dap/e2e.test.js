@@ -173,6 +173,74 @@ test('history scopes, step back, reverse continue and back to live', async () =>
   }
 });
 
+test('data breakpoint on self.balance: live, then backwards and forwards in history', async () => {
+  const dc = client(path.join(BIN, 'cinescope'), 'dap');
+  await dc.start();
+  try {
+    let stop = await launchTo(dc, launchArgs('data.db'), [DEPOSIT]);
+    assert.equal(stop.capabilities.supportsDataBreakpoints, true);
+    const main = stop.threadId;
+    const view = await look(dc, main);
+    // as VS Code's "Break on Value Change" on balance under self in Locals
+    const self = view.scopes.Locals.self;
+    const info = await dc.customRequest('dataBreakpointInfo', {
+      name: 'balance', variablesReference: self.variablesReference });
+    assert.ok(info.body.dataId, info.body.description);
+    assert.match(info.body.description, /balance of __main__\.Account/);
+    const none = await dc.customRequest('dataBreakpointInfo', {
+      name: 'amount', variablesReference: view.scopes.Locals.amount.variablesReference || 999 });
+    assert.equal(none.body.dataId, null);
+    const set = await dc.customRequest('setDataBreakpoints', {
+      breakpoints: [{ dataId: info.body.dataId }] });
+    assert.deepEqual(set.body.breakpoints.map((b) => b.verified), [true]);
+    const id = set.body.breakpoints[0].id;
+    await dc.setBreakpointsRequest({ source: { path: PROGRAM }, breakpoints: [] });
+
+    // live: deposit(1) makes 100 -> 101; the stop is in main, right after the call
+    stop = await step(dc, dc.continueRequest, main);
+    assert.equal(stop.reason, 'data breakpoint');
+    assert.deepEqual(stop.hitBreakpointIds, [id]);
+    assert.match(stop.description, /^balance changed 100 → 101 in Account\.deposit$/);
+    let frames = (await dc.stackTraceRequest({ threadId: main })).body.stackFrames;
+    assert.deepEqual([frames[0].name, frames[0].line], ['main', lineOf('account.deposit(1)') + 1]);
+    // the teller's deposit(5) is the next change
+    stop = await step(dc, dc.continueRequest, main);
+    assert.match(stop.description, /^balance changed 101 → 106 in Account\.deposit$/);
+    frames = (await dc.stackTraceRequest({ threadId: stop.threadId })).body.stackFrames;
+    assert.equal(frames[0].name, 'teller');
+
+    // on to the end of main without it, then set it again and go back in history
+    await dc.customRequest('setDataBreakpoints', { breakpoints: [] });
+    await dc.setBreakpointsRequest({ source: { path: PROGRAM }, breakpoints: [{ line: AFTER_JOIN }] });
+    stop = await step(dc, dc.continueRequest, stop.threadId);
+    assert.equal(stop.threadId, main);
+    await dc.setBreakpointsRequest({ source: { path: PROGRAM }, breakpoints: [] });
+    await look(dc, main);
+    await dc.customRequest('setDataBreakpoints', { breakpoints: [{ dataId: info.body.dataId }] });
+    stop = await step(dc, dc.reverseContinueRequest, main);
+    assert.equal(stop.reason, 'data breakpoint');
+    assert.match(stop.description, /balance changed 116 → 136 in Account\.deposit \(teller\)/);
+    frames = (await dc.stackTraceRequest({ threadId: main })).body.stackFrames;
+    assert.match(frames[0].name, /^Account\.deposit \[recorded #\d+/);
+    assert.match(frames[1].name, /^teller \[recorded/);
+    stop = await step(dc, dc.reverseContinueRequest, main);
+    assert.match(stop.description, /balance changed 106 → 116/);
+    stop = await step(dc, dc.continueRequest, main);
+    assert.match(stop.description, /balance changed 116 → 136/);
+    stop = await step(dc, dc.continueRequest, main);
+    assert.match(stop.description, /live/);
+
+    const output = dc.assertOutput('stdout', 'balance 136 total 137');
+    const terminated = dc.waitForEvent('terminated');
+    await dc.customRequest('setDataBreakpoints', { breakpoints: [] });
+    await dc.continueRequest({ threadId: main });
+    await output;
+    await terminated;
+  } finally {
+    await dc.stop();
+  }
+});
+
 // The same session, through cinescope dap and through plain debugpy: what the
 // client sees of the program must be the same.
 async function plainSession(dc, args) {

@@ -177,6 +177,19 @@ class Recorder:
                 cutoff = self.flusher.sync()
         return {"cutoff": cutoff, "pid": self.pid, "actor": self.current_actor(st)}
 
+    def watch(self, watches: list[dict]) -> dict:
+        """For a debugger: break when these attributes change (capture/watch.py).
+        Per breakpoint id, None when watched or why not."""
+        if self.state.watches is None:
+            from .watch import Watches
+            self.state.watches = Watches()
+        return self.state.watches.replace(watches, self.state.tracks)
+
+    def take_hit(self) -> dict | None:
+        """For a debugger stopped by a watch: what changed, once."""
+        watches = self.state.watches
+        return watches.take_hit() if watches is not None else None
+
     def _settle_line(self, st: ThreadState, frame) -> None:
         """The line a stopped frame ran before the one it stopped at is
         recorded when the next line starts, which a debugger stopping there

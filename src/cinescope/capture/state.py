@@ -33,6 +33,11 @@ class StateTracker:
         self.attributes = attributes  # obj -> dict of its own attributes
         self._objects: dict[int, _Tracked] = {}
         self._keys = itertools.count(1)
+        self.watches = None      # capture.watch.Watches, once a debugger sets one
+
+    def tracks(self, address: int) -> bool:
+        """Whether the object at `address` (its id) is followed."""
+        return address in self._objects
 
     def object_key(self, obj, st, ts: int) -> int:
         """The key of any object the recording refers to (also channels)."""
@@ -82,6 +87,8 @@ class StateTracker:
         if changes:
             owner = tracked.active[-1] if tracked.active else None
             st.push((STATE, ts, actor, owner, tracked.key, changes))
+            if self.watches is not None:
+                self.watches.changed(obj, changes, code, False)
         tracked.active.append(code)
         return tracked.key
 
@@ -93,6 +100,8 @@ class StateTracker:
         changes = self._diff(tracked, obj)
         if changes:
             st.push((STATE, ts, actor, code, tracked.key, changes))
+            if self.watches is not None:
+                self.watches.changed(obj, changes, code, True)
         active = tracked.active
         for i in range(len(active) - 1, -1, -1):
             if active[i] is code:

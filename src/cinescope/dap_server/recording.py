@@ -71,8 +71,29 @@ def launch_arguments(arguments: dict) -> tuple[dict, str | None]:
         raise ConfigError('give "args" as a list of strings to record the program')
     out["module"] = "cinescope"
     out["args"] = argv + target + [str(a) for a in args]
-    out["rules"] = list(out.get("rules") or []) + [{"module": "cinescope", "include": False}]
-    return out, store
+    return _hide_cinescope(out), store
+
+
+def attach_arguments(arguments: dict) -> tuple[dict, str | None]:
+    """(debugpy's attach arguments, the store the program records into, or None).
+    The program was started under `cinescope record`: "cinescope": {"store"}
+    says where (relative to "cwd")."""
+    options = arguments.get("cinescope") or {}
+    if not isinstance(options, dict):
+        raise ConfigError('"cinescope" in an attach configuration must be an object: '
+                          '{"store": "path of the store the program records into"}')
+    out = {k: v for k, v in arguments.items() if k != "cinescope"}
+    if not options.get("store"):
+        return out, None
+    return _hide_cinescope(out), os.path.join(out.get("cwd") or os.getcwd(),
+                                              str(options["store"]))
+
+
+def _hide_cinescope(arguments: dict) -> dict:
+    """Stepping never enters Cinescope's own code (the runner under the program)."""
+    rules = list(arguments.get("rules") or [])
+    rule = {"module": "cinescope", "include": False}
+    return dict(arguments, rules=rules if rule in rules else rules + [rule])
 
 
 class Recording:
@@ -138,7 +159,11 @@ def _session_of(store: str, pid: int) -> int | None:
     try:
         conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)
         try:
+            # the session the process started, or (a child) the one it records into
             row = conn.execute("SELECT max(id) FROM sessions WHERE pid = ?", (pid,)).fetchone()
+            if row[0] is None:
+                row = conn.execute("SELECT max(session) FROM actors WHERE key = ?",
+                                   (f"p{pid}",)).fetchone()
         finally:
             conn.close()
     except sqlite3.Error:

@@ -35,7 +35,7 @@ def self_scope(h: History, obj: int, before: dict | None, handles: Handles) -> d
         state = h.state_at(obj, before=before["id"] if before is not None else None)
         out = [group("state", preview({"type": "dict", "items": [[k, v] for k, v in
                                                                  sorted(state.items())]}),
-                     lambda: _fields(handles, sorted(state.items())), handles)]
+                     lambda: _fields(handles, sorted(state.items())), handles, obj)]
         if earlier:
             out.append({"name": "…", "value": "earlier changes (`cinescope history` shows "
                         "them all)", "variablesReference": 0})
@@ -50,7 +50,7 @@ def self_scope(h: History, obj: int, before: dict | None, handles: Handles) -> d
                                                                           / 1e9, 9)),
                 ("event", c.event)]), handles))
         return out
-    return {"name": "History: self", "variablesReference": handles.add(make),
+    return {"name": "History: self", "variablesReference": handles.add(make, obj),
             "expensive": False, "presentationHint": "data"}
 
 

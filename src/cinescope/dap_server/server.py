@@ -3,7 +3,8 @@
 The server sits between the editor and debugpy's adapter (relay.py) and
 passes everything through, except:
 
-- `initialize`: the capabilities gain supportsStepBack;
+- `initialize`: the capabilities gain supportsStepBack and
+  supportsDataBreakpoints;
 - `launch`: the program runs under `cinescope record` (recording.py);
 - at a stop, `scopes` gain "History: self", "Messages" and "Recent calls"
   (scopes.py), after the store has caught up with the program;
@@ -12,6 +13,8 @@ passes everything through, except:
   its stack, scopes, variables and evaluations come from the recording, and
   `next`, `stepIn`, `stepOut` and `continue` move through the recording until
   they pass its end and the live program shows again;
+- data breakpoints on recorded attributes are answered here
+  (data_breakpoints.py): live through the recorder, and in history mode;
 - Cinescope's own frames (the runner under the program) are left out of
   stack traces.
 """
@@ -25,7 +28,11 @@ import threading
 from ..store.schema import StoreError
 from ..store.store import jsonable
 from . import scopes
-from .recording import ConfigError, Recording, launch_arguments, parse_sync, sync_expression
+from .children import ChildSessions
+from .data_breakpoints import HIT_EXPRESSION, DataBreakpoints, data_id, describe_hit, \
+    watch_expression
+from .recording import ConfigError, Recording, attach_arguments, launch_arguments, parse_sync, \
+    sync_expression
 from .relay import AdapterGone, Relay
 from .travel import HistoricFrame, Travel
 from .variables import HISTORY_BASE, Handles, preview, variable
@@ -37,11 +44,16 @@ HOVER_CHANGES = 20
 
 
 class DapServer:
-    def __init__(self, relay: Relay):
+    def __init__(self, relay: Relay, spawned_adapter: bool = True):
+        """`spawned_adapter`: debugpy's adapter was started for this session
+        (False: a child session, relayed to the adapter of its parent)."""
         self.relay = relay
+        self.spawned_adapter = spawned_adapter
         self.recording: Recording | None = None
         self.handles = Handles()
         self.breakpoints: dict[str, set[int]] = {}
+        self.data = DataBreakpoints()
+        self.stopped_thread: int | None = None
         self._lock = threading.Lock()
         self._reset_stop()
         relay.requests.update({
@@ -53,10 +65,15 @@ class DapServer:
             "continue": self.continue_,
             "cinescope/timeline": self.timeline, "cinescope/stateHistory": self.state_history,
             "cinescope/messages": self.messages,
+            "dataBreakpointInfo": self.data_breakpoint_info,
+            "setDataBreakpoints": self.set_data_breakpoints,
         })
         relay.events.update({"stopped": self._on_stopped, "continued": self._on_continued,
                              "process": self._on_process})
+        relay.events["debugpyAttach"] = self._on_debugpy_attach
+        relay.reverse["startDebugging"] = self._on_start_debugging
         relay.on_adapter_gone = self._on_adapter_gone
+        self.children = ChildSessions(run_session)
 
     # -- the stop's state -------------------------------------------------------------
     def _reset_stop(self) -> None:
@@ -68,19 +85,63 @@ class DapServer:
             self.travel: Travel | None = None
             self.travel_thread: int | None = None
             self.history_frames: dict[int, HistoricFrame] = {}
+            self.locals_refs: dict[int, int] = {}    # debugpy's Locals reference -> frame
+            self.self_refs: dict[int, int] = {}      # debugpy's `self` reference -> frame
 
-    def _on_stopped(self, event: dict) -> dict:
+    def _on_stopped(self, event: dict) -> dict | None:
         self._reset_stop()
+        body = event.get("body") or {}
+        self.stopped_thread = body.get("threadId")
+        if self.data.live and body.get("reason") in ("breakpoint", "step"):
+            # maybe a watched change: ask the program, then tell the stop
+            threading.Thread(target=self._tell_stop, args=(body,), daemon=True,
+                             name="cinescope-dap-stop").start()
+            return None
         return event
+
+    def _tell_stop(self, body: dict) -> None:
+        try:
+            frame_id = self._frame_of(body["threadId"])
+            response = self.relay.ask("evaluate", {"expression": HIT_EXPRESSION,
+                                                   "frameId": frame_id, "context": "clipboard"})
+            hit = parse_sync((response.get("body") or {}).get("result", "")) \
+                if response.get("success") else None
+        except (StoreError, TimeoutError, AdapterGone, KeyError):
+            hit = None
+        if hit:
+            text = describe_hit(hit)
+            body = dict(body, reason="data breakpoint", description=text, text=text,
+                        hitBreakpointIds=hit.get("breakpoints") or [])
+        self.relay.event("stopped", body)
 
     def _on_continued(self, event: dict) -> dict:
         self._reset_stop()
+        self.stopped_thread = None
         return event
 
     def _on_process(self, event: dict) -> dict:
         if self.recording is not None:
             self.recording.pid = (event.get("body") or {}).get("systemProcessId")
         return event
+
+    def _child(self, configuration: dict) -> dict:
+        return self.children.rewrite(configuration, self.recording.store
+                                     if self.recording is not None else None)
+
+    def _on_start_debugging(self, request: dict) -> dict:
+        """A subprocess to debug: its session, too, comes through this server."""
+        args = dict(request.get("arguments") or {})
+        try:
+            args["configuration"] = self._child(dict(args.get("configuration") or {}))
+        except OSError as exc:      # no port of our own: the child is debugged without history
+            self.relay.event("output", {"category": "console", "output":
+                                        f"cinescope: a subprocess is debugged without "
+                                        f"history ({exc})\n"})
+            return request
+        return dict(request, arguments=args)
+
+    def _on_debugpy_attach(self, event: dict) -> dict:
+        return dict(event, body=self._child(dict(event.get("body") or {})))
 
     def _on_adapter_gone(self, reason: str) -> None:
         if self.relay.ended.is_set() or self.relay.client_gone.is_set():
@@ -95,7 +156,8 @@ class DapServer:
     def initialize(self, request: dict) -> None:
         def rewrite(response):
             if response.get("success"):
-                response.setdefault("body", {})["supportsStepBack"] = True
+                response.setdefault("body", {}).update(supportsStepBack=True,
+                                                       supportsDataBreakpoints=True)
             return response
         self.relay.forward(request, rewrite)
 
@@ -111,11 +173,20 @@ class DapServer:
         self.relay.forward(dict(request, arguments=arguments))
 
     def attach(self, request: dict) -> None:
-        arguments = dict(request.get("arguments") or {})
-        options = arguments.pop("cinescope", None) or {}
-        if isinstance(options, dict) and options.get("store"):
-            self.recording = Recording(os.path.join(arguments.get("cwd") or os.getcwd(),
-                                                    str(options["store"])))
+        try:
+            arguments, store = attach_arguments(request.get("arguments") or {})
+        except ConfigError as exc:
+            self.relay.respond(request, error=f"cinescope: {exc}")
+            return
+        if self.spawned_adapter and ("connect" in arguments or "port" in arguments):
+            self.relay.respond(request, error=(
+                'cinescope: attach with "connect" goes to the adapter debugpy started in the '
+                'program, which an editor reaches directly; to attach through cinescope dap, '
+                'use "listen": {"host": "127.0.0.1", "port": N} and start the program with '
+                'python -m debugpy --connect 127.0.0.1:N -m cinescope record ...'))
+            return
+        if store is not None:
+            self.recording = Recording(store)
         self.relay.forward(dict(request, arguments=arguments))
 
     def set_breakpoints(self, request: dict) -> None:
@@ -199,6 +270,9 @@ class DapServer:
                 lambda: [{"name": "unavailable", "value": reason,
                           "variablesReference": 0}]), "expensive": False}]
         body = dict(response.get("body") or {})
+        for scope in body.get("scopes") or []:
+            if scope.get("name") == "Locals":
+                self.locals_refs[scope.get("variablesReference")] = frame_id
         body["scopes"] = list(body.get("scopes") or []) + extra
         self.relay.respond(request, body)
 
@@ -236,7 +310,17 @@ class DapServer:
             else:
                 self.relay.respond(request, {"variables": found})
             return
-        self.relay.forward(request)
+        frame_id = self.locals_refs.get(ref)
+        if frame_id is None:
+            self.relay.forward(request)
+            return
+
+        def rewrite(response):      # remember the frame's `self`: data breakpoints on it
+            for v in (response.get("body") or {}).get("variables") or []:
+                if v.get("name") == "self" and v.get("variablesReference"):
+                    self.self_refs[v["variablesReference"]] = frame_id
+            return response
+        self.relay.forward(request, rewrite)
 
     # -- history mode ---------------------------------------------------------------
     def _travel(self, thread_id: int) -> Travel:
@@ -279,11 +363,21 @@ class DapServer:
             e = travel.event
             description = (f"{what}: recorded moment #{e['id']}, "
                            f"t+{(e['ts'] - travel.history.start_ns) / 1e9:.6f}s")
+        body = {"reason": reason, "threadId": thread_id, "description": description,
+                "text": description, "allThreadsStopped": True, "preserveFocusHint": False}
+        change = travel.reached_change if travel is not None and not travel.live else None
+        if travel is not None:
+            travel.reached_change = None
+        if moved and change is not None:
+            where = f"in {change.method}" if change.method else "outside its methods"
+            new = "<deleted>" if change.deleted else preview(change.new, 40)
+            text = (f"{what}: {change.attr} changed {preview(change.old, 40)} → {new} {where}"
+                    f" ({change.actor_name}), recorded moment #{change.event}")
+            body.update(reason="data breakpoint", description=text, text=text,
+                        hitBreakpointIds=self.data.ids_of(change.object, change.attr))
         self.relay.respond(request, {"allThreadsContinued": False}
                            if request["command"] == "continue" else None)
-        self.relay.event("stopped", {"reason": reason, "threadId": thread_id,
-                                     "description": description, "text": description,
-                                     "allThreadsStopped": True, "preserveFocusHint": False})
+        self.relay.event("stopped", body)
 
     def _history_request(self, request: dict, move, reason: str, what: str) -> None:
         thread_id = (request.get("arguments") or {}).get("threadId")
@@ -298,7 +392,8 @@ class DapServer:
         self._history_request(request, lambda t: t.step_back(), "step", "step back")
 
     def reverse_continue(self, request: dict) -> None:
-        self._history_request(request, lambda t: t.run_to(self.breakpoints, False),
+        self._history_request(request, lambda t: t.run_to(self.breakpoints, False,
+                                                          self.data.recorded()),
                               "breakpoint", "reverse continue")
 
     def _forward(self, request: dict, move, reason: str, what: str) -> None:
@@ -318,7 +413,8 @@ class DapServer:
         self._forward(request, lambda t: t.step_out(), "step", "step out")
 
     def continue_(self, request: dict) -> None:
-        self._forward(request, lambda t: t.run_to(self.breakpoints, True), "breakpoint",
+        self._forward(request, lambda t: t.run_to(self.breakpoints, True,
+                                                  self.data.recorded()), "breakpoint",
                       "continue")
 
     def _history_stack(self) -> dict:
@@ -410,6 +506,92 @@ class DapServer:
                      "variablesReference": 0} for c in reversed(changes)])
         self.relay.respond(request, body)
 
+    # -- data breakpoints ------------------------------------------------------------
+    def data_breakpoint_info(self, request: dict) -> None:
+        args = request.get("arguments") or {}
+        try:
+            obj, pid, address, attr = self._watchable(args)
+        except StoreError as exc:
+            self.relay.respond(request, {"dataId": None, "description": str(exc)})
+            return
+        kind = self._type_of(obj)
+        self.relay.respond(request, {
+            "dataId": data_id(obj, pid, address, attr), "accessTypes": ["write"],
+            "canPersist": False,
+            "description": f"when {attr} of {kind} #{obj} changes (recorded by cinescope)"})
+
+    def _watchable(self, args: dict) -> tuple:
+        """(recorded object, pid, live address, attr) a dataBreakpointInfo names:
+        `self.attr` in a frame, or an attribute listed under a frame's `self`
+        (debugpy's Locals, or History: self)."""
+        if self.recording is None:
+            raise StoreError("this session is not recording: data breakpoints need "
+                             "cinescope dap's launch")
+        name = (args.get("name") or "").strip()
+        ref, frame_id = args.get("variablesReference"), args.get("frameId")
+        attr_match = _ATTR.fullmatch(name)
+        if attr_match is not None:
+            attr = attr_match.group(1)
+        elif _NAME.fullmatch(name) and ref is not None:
+            attr, frame_id = name, self.self_refs.get(ref, frame_id)
+        else:
+            raise StoreError("only an attribute of a recorded object can be watched "
+                             "(self.attr, or an attribute under self)")
+        h = self.recording.history()
+        obj = self.handles.object_of(ref) if ref is not None else None
+        if obj is None and frame_id in self.history_frames:
+            obj = self.history_frames[frame_id].object
+        if obj is not None:
+            row = h.conn.execute("SELECT pid, address FROM objects WHERE id = ?",
+                                 (obj,)).fetchone()
+            return obj, row[0], row[1], attr
+        if frame_id not in self.frame_threads or (attr_match is None
+                                                   and ref not in self.self_refs):
+            raise StoreError("only an attribute of a recorded object can be watched")
+        answer = self._sync(frame_id)
+        obj = self._object(h, answer) if not answer.get("error") else None
+        if obj is None:
+            raise StoreError("this frame's self is not recorded: plan its class at level "
+                             "debug or full")
+        return obj, answer.get("pid"), answer.get("self"), attr
+
+    def _type_of(self, obj: int) -> str:
+        row = self.recording.history().conn.execute(
+            "SELECT type FROM objects WHERE id = ?", (obj,)).fetchone()
+        return row[0] if row else "object"
+
+    def set_data_breakpoints(self, request: dict) -> None:
+        args = request.get("arguments") or {}
+        out = self.data.replace(args.get("breakpoints") or [])
+        if self.recording is not None and self.recording.pid is not None:
+            verdict = self._watch_live(out)
+            for bp in out:
+                reason = verdict.get(str(bp.get("id")))
+                if reason:
+                    bp.update(verified=False, message=reason)
+        self.relay.respond(request, {"breakpoints": out})
+
+    def _watch_live(self, out: list[dict]) -> dict:
+        """Hand the live watches to the stopped program; per id, why not."""
+        pid = self.recording.pid
+        live = [w for w in self.data.watches if w.address is not None and w.pid == pid]
+        if self.stopped_thread is None:
+            return {} if not live else {str(w.id): "set data breakpoints while the program "
+                                        "is stopped" for w in live}
+        try:
+            frame_id = self._frame_of(self.stopped_thread)
+            response = self.relay.ask("evaluate", {
+                "expression": watch_expression(self.data.watches, pid),
+                "frameId": frame_id, "context": "clipboard"})
+        except (StoreError, TimeoutError, AdapterGone) as exc:
+            return {str(w.id): f"cannot reach the program: {exc}" for w in live}
+        verdict = parse_sync((response.get("body") or {}).get("result", "")) \
+            if response.get("success") else {}
+        if not response.get("success"):
+            return {str(w.id): response.get("message") or "the program did not answer"
+                    for w in live}
+        return {k: v for k, v in verdict.items() if v}
+
     # -- custom requests: the data of an editor's views -------------------------------------
     def _history_for(self, request: dict):
         if self.recording is None:
@@ -479,16 +661,25 @@ def to_json(value):
     return jsonable(value)
 
 
-def serve(client_in, client_out, adapter) -> None:
-    """One debug session: the client's streams and a started debugpy adapter
-    process (stdin/stdout pipes)."""
-    relay = Relay(client_in, client_out, adapter.stdout, adapter.stdin)
-    server = DapServer(relay)
+def run_session(client_in, client_out, adapter_in, adapter_out,
+                spawned_adapter: bool = False) -> None:
+    """One debug session between a client's streams and debugpy's adapter's."""
+    relay = Relay(client_in, client_out, adapter_in, adapter_out)
+    server = DapServer(relay, spawned_adapter)
     try:
         relay.run()
     finally:
+        server.children.close()
         if server.recording is not None:
             server.recording.close()
+
+
+def serve(client_in, client_out, adapter) -> None:
+    """One debug session: the client's streams and a started debugpy adapter
+    process (stdin/stdout pipes)."""
+    try:
+        run_session(client_in, client_out, adapter.stdout, adapter.stdin, True)
+    finally:
         try:
             adapter.stdin.close()
         except OSError:

@@ -39,6 +39,7 @@ class Travel:
         self.actor = actor
         self.cursor = Cursor(history, actor)
         self.live = True
+        self.reached_change = None      # the watched change the last run_to stopped at
         self._lines: dict[int, list[dict]] = {}
 
     # -- moving ---------------------------------------------------------------------
@@ -141,30 +142,60 @@ class Travel:
                 self.cursor.event = at
                 return True
 
-    def run_to(self, breakpoints: dict[str, set[int]], forward: bool) -> bool:
-        """To the previous (next) recorded hit of a breakpoint (file -> lines).
+    def run_to(self, breakpoints: dict[str, set[int]], forward: bool,
+               watches: list[tuple[int, str]] = ()) -> bool:
+        """To the previous (next) recorded hit of a breakpoint (file -> lines)
+        or change of a watched attribute ((object, attr)), whichever comes
+        first. A change made by another thread moves the walk to that thread.
         Backward: False at the start (nothing moves). Forward: False when none
         is left before the live moment (history mode ends)."""
-        at = None if self.live else self.cursor.event
+        self.reached_change = None
         if self.live and forward:
             return False
+        hit = self._breakpoint_hit(breakpoints, forward)
+        change = self._watched_change(watches, forward)
+        if change is not None:
+            e = self.history.event(change.event)
+            if hit is None or ((e["ts"], e["id"]) > (hit["ts"], hit["id"])) != forward:
+                hit, self.reached_change = e, change
+                if e["actor"] != self.actor:
+                    self.actor, self.cursor = e["actor"], Cursor(self.history, e["actor"])
+        if hit is None:
+            if forward:
+                self.live = True
+            return False
+        self.cursor.event, self.live = hit, False
+        return True
+
+    def _breakpoint_hit(self, breakpoints: dict[str, set[int]], forward: bool) -> dict | None:
+        at = None if self.live else self.cursor.event
         if at is None:
             last = self.history.recent(self.actor, 1)
             if not last:
-                return False
+                return None
             at = last[0]
             if _hits(at, breakpoints):
-                self.cursor.event, self.live = at, False
-                return True
+                return at
         while True:
             at = self.cursor._next(at, forward)
-            if at is None:
-                if forward:
-                    self.live = True
-                return False
-            if _hits(at, breakpoints):
-                self.cursor.event, self.live = at, False
-                return True
+            if at is None or _hits(at, breakpoints):
+                return at
+
+    def _watched_change(self, watches: list[tuple[int, str]], forward: bool):
+        """The nearest recorded change of a watched attribute before (after) now."""
+        found = None
+        at = None if self.live else self.cursor.event
+        for obj, attr in watches:
+            if forward:
+                later = self.history.value_history(obj, attr, after=(at["ts"], at["id"]))
+                change = later[0] if later else None
+            else:
+                write = self.history.last_write(obj, attr, before=at["id"] if at else None)
+                change = write.change if write is not None else None
+            if change is not None and (found is None or (
+                    (change.ts, change.event) < (found.ts, found.event)) == forward):
+                found = change
+        return found
 
     # -- what the moment shows ----------------------------------------------------
     @property

@@ -22,11 +22,19 @@ class Handles:
     def __init__(self, base: int = HISTORY_BASE):
         self.base = base
         self._items: dict[int, Callable[[], list[dict]]] = {}
+        self._objects: dict[int, int] = {}
 
-    def add(self, children: Callable[[], list[dict]]) -> int:
+    def add(self, children: Callable[[], list[dict]], obj: int | None = None) -> int:
+        """A new reference; `obj`: the recorded object whose attributes the
+        children are (a data breakpoint can be set on them)."""
         ref = self.base + len(self._items)
         self._items[ref] = children
+        if obj is not None:
+            self._objects[ref] = obj
         return ref
+
+    def object_of(self, ref) -> int | None:
+        return self._objects.get(ref)
 
     def owns(self, ref) -> bool:
         return isinstance(ref, int) and ref >= self.base
@@ -37,6 +45,7 @@ class Handles:
 
     def clear(self) -> None:
         self._items.clear()
+        self._objects.clear()
 
 
 def _shape(value) -> str | None:
@@ -129,6 +138,8 @@ def variable(name: str, value, handles: Handles, type_: str | None = None) -> di
     return out
 
 
-def group(name: str, text: str, make: Callable[[], list[dict]], handles: Handles) -> dict:
-    """A variable that only groups others (a change, a message, a call)."""
-    return {"name": name, "value": text, "variablesReference": handles.add(make)}
+def group(name: str, text: str, make: Callable[[], list[dict]], handles: Handles,
+          obj: int | None = None) -> dict:
+    """A variable that only groups others (a change, a message, a call); with
+    `obj`, they are that recorded object's attributes."""
+    return {"name": name, "value": text, "variablesReference": handles.add(make, obj)}
