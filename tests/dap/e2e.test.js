@@ -148,7 +148,19 @@ test('history scopes, step back, reverse continue and back to live', async () =>
       // no recorded line hits a breakpoint: the thread stays where it is
       assert.match(stop.description, /no earlier recorded moment/);
     } else {
-      assert.equal(stop.reason, 'breakpoint');
+      // the previous hit in any thread: the teller's deposit(20), then 10 and 5
+      for (const [amount, before] of [['20', '116'], ['10', '106'], ['5', '101']]) {
+        assert.equal(stop.reason, 'breakpoint');
+        assert.match(stop.description, /in teller$/);
+        view = await look(dc, main);
+        assert.deepEqual(view.frames.map((f) => [f.name.split(' ')[0], f.line]),
+                         [['Account.deposit', DEPOSIT], ['teller', lineOf('account.deposit(amount)')]]);
+        assert.equal(view.scopes['Locals (recorded)'].amount.value, amount);
+        assert.equal(view.scopes['Locals (recorded)'].before.value, before);
+        stop = await step(dc, dc.reverseContinueRequest, main);
+      }
+      // then main's deposit(1)
+      assert.match(stop.description, /in MainProcess$/);
       view = await look(dc, main);
       assert.deepEqual(view.frames.map((f) => [f.name.split(' ')[0], f.line]),
                        [['Account.deposit', DEPOSIT], ['main', lineOf('account.deposit(1)')]]);
@@ -157,8 +169,10 @@ test('history scopes, step back, reverse continue and back to live', async () =>
       const hover = await dc.evaluateRequest({ expression: 'self.balance',
                                                frameId: view.frames[0].id, context: 'hover' });
       assert.equal(hover.body.result, '100');
-      // continue in history: no later hit before now, so back to live
-      stop = await step(dc, dc.continueRequest, main);
+      // continue in history, this thread only: no later hit on it before now: live
+      const live = dc.waitForEvent('stopped');
+      await dc.continueRequest({ threadId: main, singleThread: true });
+      stop = (await live).body;
       assert.match(stop.description, /live/);
     }
     // run to the end

@@ -362,7 +362,8 @@ class DapServer:
         else:
             e = travel.event
             description = (f"{what}: recorded moment #{e['id']}, "
-                           f"t+{(e['ts'] - travel.history.start_ns) / 1e9:.6f}s")
+                           f"t+{(e['ts'] - travel.history.start_ns) / 1e9:.6f}s, "
+                           f"in {travel.history.actor_name(travel.actor)}")
         body = {"reason": reason, "threadId": thread_id, "description": description,
                 "text": description, "allThreadsStopped": True, "preserveFocusHint": False}
         change = travel.reached_change if travel is not None and not travel.live else None
@@ -392,8 +393,9 @@ class DapServer:
         self._history_request(request, lambda t: t.step_back(), "step", "step back")
 
     def reverse_continue(self, request: dict) -> None:
+        every = not (request.get("arguments") or {}).get("singleThread")
         self._history_request(request, lambda t: t.run_to(self.breakpoints, False,
-                                                          self.data.recorded()),
+                                                          self.data.recorded(), every),
                               "breakpoint", "reverse continue")
 
     def _forward(self, request: dict, move, reason: str, what: str) -> None:
@@ -413,8 +415,9 @@ class DapServer:
         self._forward(request, lambda t: t.step_out(), "step", "step out")
 
     def continue_(self, request: dict) -> None:
+        every = not (request.get("arguments") or {}).get("singleThread")
         self._forward(request, lambda t: t.run_to(self.breakpoints, True,
-                                                  self.data.recorded()), "breakpoint",
+                                                  self.data.recorded(), every), "breakpoint",
                       "continue")
 
     def _history_stack(self) -> dict:

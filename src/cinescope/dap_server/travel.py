@@ -143,41 +143,46 @@ class Travel:
                 return True
 
     def run_to(self, breakpoints: dict[str, set[int]], forward: bool,
-               watches: list[tuple[int, str]] = ()) -> bool:
+               watches: list[tuple[int, str]] = (), all_threads: bool = True) -> bool:
         """To the previous (next) recorded hit of a breakpoint (file -> lines)
         or change of a watched attribute ((object, attr)), whichever comes
-        first. A change made by another thread moves the walk to that thread.
-        Backward: False at the start (nothing moves). Forward: False when none
-        is left before the live moment (history mode ends)."""
+        first, in any thread (or only the walked one). A moment of another
+        thread moves the walk to that thread. Backward: False at the start
+        (nothing moves). Forward: False when none is left before the live
+        moment (history mode ends)."""
         self.reached_change = None
         if self.live and forward:
             return False
-        hit = self._breakpoint_hit(breakpoints, forward)
+        hit = self._breakpoint_hit(breakpoints, forward, all_threads)
         change = self._watched_change(watches, forward)
         if change is not None:
             e = self.history.event(change.event)
             if hit is None or ((e["ts"], e["id"]) > (hit["ts"], hit["id"])) != forward:
                 hit, self.reached_change = e, change
-                if e["actor"] != self.actor:
-                    self.actor, self.cursor = e["actor"], Cursor(self.history, e["actor"])
         if hit is None:
             if forward:
                 self.live = True
             return False
+        if hit["actor"] != self.actor:
+            self.actor, self.cursor = hit["actor"], Cursor(self.history, hit["actor"])
         self.cursor.event, self.live = hit, False
         return True
 
-    def _breakpoint_hit(self, breakpoints: dict[str, set[int]], forward: bool) -> dict | None:
+    def _breakpoint_hit(self, breakpoints: dict[str, set[int]], forward: bool,
+                        all_threads: bool) -> dict | None:
+        if not breakpoints:
+            return None
+        walker = Cursor(self.history, None) if all_threads else self.cursor
         at = None if self.live else self.cursor.event
-        if at is None:
-            last = self.history.recent(self.actor, 1)
+        if at is None:      # from the live moment: the last recorded event counts
+            last = [e for a in walker.actors for e in self.history.recent(a, 1)]
             if not last:
                 return None
-            at = last[0]
+            at = max(last, key=lambda e: (e["ts"], e["id"]))
             if _hits(at, breakpoints):
                 return at
         while True:
-            at = self.cursor._next(at, forward)
+            at = walker._next(at, forward)
             if at is None or _hits(at, breakpoints):
                 return at
 

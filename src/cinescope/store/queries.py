@@ -122,6 +122,10 @@ class History:
             self._locations = self.store._locations()
         return self._locations.get(loc)
 
+    def actor_name(self, actor: int | None) -> str | None:
+        """The name of an actor (thread, task, process) by its id."""
+        return self._name(actor)
+
     def _name(self, actor: int | None) -> str | None:
         if self._names is None or actor not in self._names:
             self._names = {r["id"]: r["name"] for r in self._rows(
