@@ -25,6 +25,15 @@ Plan file (`.cinescope/plan.toml`)::
     names = ["pin"]                      # added to the defaults
     defaults = true                      # keep password, token, secret, ...
 
+    [invariants]                         # checked on a recording (cinescope anomalies)
+    "bank.accounts:Account" = ["balance >= 0", "len(history) <= 100"]
+
+    [explain]                            # an optional language model (docs/anomalies.md)
+    url = "http://127.0.0.1:8080/v1"
+    model = "local-model"
+    key_env = "MY_LLM_KEY"               # the variable holding its key (never the key)
+    timeout = 30
+
 Targets: a module (`bank.accounts`), a glob over module names (`bank.*`), a
 class (`bank.accounts:Account`) or a function (`bank.transfer:move`,
 `bank.accounts:Account.deposit`). A function target includes the functions
@@ -40,6 +49,8 @@ import os
 import sys
 import tomllib
 from dataclasses import dataclass, field, asdict
+
+from .invariants import InvariantError, compile_invariant
 
 LEVELS = ("minimal", "debug", "full")
 LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS, start=1)}
@@ -94,6 +105,9 @@ class Plan:
     values: ValueLimits = field(default_factory=ValueLimits)
     redact: tuple[str, ...] = DEFAULT_REDACT
     source: str | None = None  # the plan file, if any
+    # "module:Class" -> expressions over its recorded state (capture/invariants.py)
+    invariants: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    explain: dict = field(default_factory=dict)   # [explain]: url, model, key_env, timeout
 
     @property
     def max_level(self) -> str:
@@ -117,6 +131,7 @@ class Plan:
             "values": asdict(self.values),
             "redact": list(self.redact),
             "source": self.source,
+            "invariants": {k: list(v) for k, v in self.invariants.items()},
         }
 
     @classmethod
@@ -124,7 +139,8 @@ class Plan:
         """Inverse of to_dict, used to hand a plan to child processes."""
         plan = cls(level=data["level"], buffer_size=data["buffer"]["size"],
                    overflow=data["buffer"]["overflow"], values=ValueLimits(**data["values"]),
-                   redact=tuple(data["redact"]), source=data.get("source"))
+                   redact=tuple(data["redact"]), source=data.get("source"),
+                   invariants={k: tuple(v) for k, v in (data.get("invariants") or {}).items()})
         plan.targets = [parse_target(spec, plan.level) for spec in data["trace"]]
         return plan
 
@@ -175,7 +191,9 @@ def _int_setting(table: dict, key: str, default: int, where: str, minimum: int =
     return value
 
 
-_KNOWN_KEYS = {"level", "trace", "levels", "buffer", "values", "redact"}
+_KNOWN_KEYS = {"level", "trace", "levels", "buffer", "values", "redact", "invariants",
+               "explain"}
+EXPLAIN_KEYS = {"url": str, "model": str, "key_env": str, "timeout": (int, float)}
 
 
 def build_plan(plan_file: str | None = None, traces: list[str] | tuple[str, ...] = (),
@@ -226,10 +244,58 @@ def build_plan(plan_file: str | None = None, traces: list[str] | tuple[str, ...]
         raise PlanError(f"{where} [redact]: defaults must be true or false")
     plan.redact = tuple(dict.fromkeys((DEFAULT_REDACT if keep_defaults else ()) +
                                       tuple(n.lower() for n in names)))
+    plan.invariants = _invariants(data, where)
+    plan.explain = _explain(data, where)
     if not plan.targets:
         raise PlanError(f"{where} names no target: add trace = [\"your.module\"] to the plan "
                         "file or pass --trace your.module")
     return plan
+
+
+def _invariants(data: dict, where: str) -> dict[str, tuple[str, ...]]:
+    """[invariants]: "module:Class" = ["expr", ...], each expression checked now."""
+    out: dict[str, tuple[str, ...]] = {}
+    for spec, exprs in _table(data, "invariants", where).items():
+        here = f"{where} [invariants] {spec!r}"
+        target = None if "=" in spec else parse_target(spec, "debug", f"{where} [invariants]")
+        if target is None or target.qualname is None or target.is_glob:
+            raise PlanError(f"{here}: name a class as module:Class "
+                            "(e.g. \"bank.accounts:Account\")")
+        if isinstance(exprs, str):
+            exprs = [exprs]
+        if not isinstance(exprs, list) or not all(isinstance(e, str) for e in exprs):
+            raise PlanError(f"{here}: give a list of expression strings, "
+                            "e.g. [\"balance >= 0\"]")
+        for expr in exprs:
+            try:
+                compile_invariant(expr)
+            except InvariantError as exc:
+                raise PlanError(f"{here}: invariant {expr!r} cannot be checked: {exc}") \
+                    from None
+        out[target.spec] = tuple(e.strip() for e in exprs)
+    return out
+
+
+def _explain(data: dict, where: str) -> dict:
+    """[explain]: where an optional language model answers (docs/anomalies.md)."""
+    table = _table(data, "explain", where)
+    unknown = set(table) - set(EXPLAIN_KEYS)
+    if unknown:
+        hint = " (put the key in an environment variable and name it with key_env)" \
+            if "key" in unknown or "api_key" in unknown else ""
+        raise PlanError(f"{where} [explain]: unknown key(s) {', '.join(sorted(unknown))}; "
+                        f"known keys are {', '.join(sorted(EXPLAIN_KEYS))}{hint}")
+    for key, kind in EXPLAIN_KEYS.items():
+        if key in table and (not isinstance(table[key], kind) or isinstance(table[key], bool)
+                             or (kind is str and not table[key].strip())):
+            raise PlanError(f"{where} [explain]: {key} must be "
+                            f"{'a non-empty string' if kind is str else 'a number of seconds'}")
+    if "timeout" in table and table["timeout"] <= 0:
+        raise PlanError(f"{where} [explain]: timeout must be above 0 seconds")
+    if "url" in table and not table["url"].startswith(("http://", "https://")):
+        raise PlanError(f"{where} [explain]: url must start with http:// or https://, "
+                        f"not {table['url']!r}")
+    return dict(table)
 
 
 def _table(data: dict, key: str, where: str) -> dict:

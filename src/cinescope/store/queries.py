@@ -587,6 +587,37 @@ class History:
         return [(e, self.call_stack_at(e["id"]))
                 for e in self._row_events("e.kind = ?", (R.RAISE,))]
 
+    def call_durations(self) -> list[tuple[int, int, int, dict | None]]:
+        """(call id, actor, duration ns, location) of every call that returned,
+        in the order they started. Generators and coroutines are left out
+        (their time between a yield and a resumption is not theirs), and so
+        are calls that raised. Reads every call, once."""
+        open_calls: dict[int, tuple[int, int, int | None]] = {}
+        out: list[tuple[int, int, int, int, int | None]] = []
+        for row in self._rows("SELECT first_id, last_id, actor, ts0, count, data FROM chunks "
+                              "WHERE session = ? ORDER BY first_id", (self.session,)):
+            for item in self._chunk(row).values():
+                actor, event_id, kind, ts, loc, link, _, flag, _ = item
+                if kind == R.CALL:
+                    if not flag:                        # not a resumption
+                        open_calls[event_id] = (ts, actor, loc)
+                elif link in open_calls:
+                    start, actor, loc = open_calls.pop(link)
+                    if not flag:                        # a return, not a yield
+                        out.append((start, link, actor, ts - start, loc))
+        rows = self._row_events("e.kind IN (?, ?)", (R.CALL, R.RETURN))     # schema 1
+        for e in rows:
+            if e["kind"] == "call":
+                if not e["data"].get("resumed"):
+                    open_calls[e["id"]] = (e["ts"], e["actor"], e["location"])
+            elif e["call"] in open_calls:
+                start, actor, loc = open_calls.pop(e["call"])
+                if not e["data"].get("yielded"):
+                    out.append((start, e["call"], actor, e["ts"] - start, loc))
+        out.sort(key=lambda d: (d[0], d[1]))
+        return [(call, actor, took, loc if isinstance(loc, dict) or loc is None
+                 else self._loc(loc)) for _, call, actor, took, loc in out]
+
     def slowest_calls(self, n: int = 10, function: str | None = None) -> list[dict]:
         """The n calls that took longest (a call event with `duration_ns`), the
         slowest first; only `function`'s when given. Reads every call."""
