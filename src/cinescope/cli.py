@@ -228,8 +228,19 @@ def cmd_dap(argv: list[str]) -> int:
     return dap.run_stdio() if args.port is None else dap.run_port(args.port)
 
 
+def cmd_analyze(argv: list[str]) -> int:
+    from .analyzer.analyze_command import cmd_analyze as analyze
+    return analyze(argv)
+
+
+def cmd_anomalies(argv: list[str]) -> int:
+    from .analyzer.anomalies_command import cmd_anomalies as anomalies
+    return anomalies(argv)
+
+
 COMMANDS = {"record": cmd_record, "sessions": cmd_sessions, "events": cmd_events,
-            "summary": cmd_summary, "dap": cmd_dap}
+            "summary": cmd_summary, "dap": cmd_dap, "analyze": cmd_analyze,
+            "anomalies": cmd_anomalies}
 
 
 def _views() -> None:
@@ -253,8 +264,10 @@ def main(argv: list[str] | None = None) -> int:
               "  why TARGET.ATTR [--at EVENT]                  who set a value, from where\n"
               "  replay [--actor A] [--at EVENT]               step forward and back\n"
               "(views take --store PATH, --session ID and --json)\n"
+              "  anomalies [--plan FILE] [--explain N]         what the recording points at\n"
               "  dap [--port N]                                a debug adapter: debugpy with "
-              "history\n")
+              "history\n"
+              "  analyze [PATH] [--json] [--write-plan]        what deserves recording\n")
         return 0 if argv else USAGE_ERROR
     if argv[0] == "--version":
         print(f"cinescope {__version__}")
