@@ -53,6 +53,7 @@ class DapServer:
         self.handles = Handles()
         self.breakpoints: dict[str, set[int]] = {}
         self.data = DataBreakpoints()
+        self.program_watches = False     # the program may hold watches (debugger_watch)
         self.stopped_thread: int | None = None
         self._lock = threading.Lock()
         self._reset_stop()
@@ -92,7 +93,7 @@ class DapServer:
         self._reset_stop()
         body = event.get("body") or {}
         self.stopped_thread = body.get("threadId")
-        if self.data.live and body.get("reason") in ("breakpoint", "step"):
+        if self.program_watches and body.get("reason") in ("breakpoint", "step"):
             # maybe a watched change: ask the program, then tell the stop
             threading.Thread(target=self._tell_stop, args=(body,), daemon=True,
                              name="cinescope-dap-stop").start()
@@ -106,10 +107,14 @@ class DapServer:
                                                    "frameId": frame_id, "context": "clipboard"})
             hit = parse_sync((response.get("body") or {}).get("result", "")) \
                 if response.get("success") else None
+            removed = not self.data.live
+            if removed:     # removed while the program ran, too late: clear them now
+                self._watch_live()
         except (StoreError, TimeoutError, AdapterGone, KeyError):
             hit = None
         if hit:
-            text = describe_hit(hit)
+            text = describe_hit(hit) + (" (a data breakpoint removed while the program ran)"
+                                        if removed else "")
             body = dict(body, reason="data breakpoint", description=text, text=text,
                         hitBreakpointIds=hit.get("breakpoints") or [])
         self.relay.event("stopped", body)
@@ -567,20 +572,21 @@ class DapServer:
         args = request.get("arguments") or {}
         out = self.data.replace(args.get("breakpoints") or [])
         if self.recording is not None and self.recording.pid is not None:
-            verdict = self._watch_live(out)
+            verdict = self._watch_live()
             for bp in out:
                 reason = verdict.get(str(bp.get("id")))
                 if reason:
                     bp.update(verified=False, message=reason)
         self.relay.respond(request, {"breakpoints": out})
 
-    def _watch_live(self, out: list[dict]) -> dict:
-        """Hand the live watches to the stopped program; per id, why not."""
+    def _watch_live(self) -> dict:
+        """Hand the live watches to the stopped program; per id, why not. (A
+        program that runs keeps its watches until the next stop.)"""
         pid = self.recording.pid
         live = [w for w in self.data.watches if w.address is not None and w.pid == pid]
         if self.stopped_thread is None:
-            return {} if not live else {str(w.id): "set data breakpoints while the program "
-                                        "is stopped" for w in live}
+            return {str(w.id): "set data breakpoints while the program is stopped"
+                    for w in live}
         try:
             frame_id = self._frame_of(self.stopped_thread)
             response = self.relay.ask("evaluate", {
@@ -593,6 +599,7 @@ class DapServer:
         if not response.get("success"):
             return {str(w.id): response.get("message") or "the program did not answer"
                     for w in live}
+        self.program_watches = bool(live)
         return {k: v for k, v in verdict.items() if v}
 
     # -- custom requests: the data of an editor's views -------------------------------------
